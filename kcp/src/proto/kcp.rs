@@ -10,7 +10,7 @@ use super::header::{Cmd, InputError, OVERHEAD, SegmentHeader, segments};
 use super::rcvbuf::RecvRing;
 use super::rtt::{RTO_MIN, RTO_NDL, RttEstimator};
 use super::seq::{Clock, diff};
-use super::sndbuf::{FastKind, SendBuf};
+use super::sndbuf::{FastKind, SendBuf, TimeoutVerdict};
 use super::stats::Stats;
 
 const ASK_SEND: u8 = 1;
@@ -194,6 +194,8 @@ pub struct Kcp {
     acklist: Vec<(u32, u32)>,
     out: Vec<u8>,
 
+    /// Congestion state before the last timeout, restored if that timeout proves spurious.
+    undo: Option<(u32, u32, u32)>,
     clock: Clock,
     next_flush: Option<u64>,
     pending: Pending,
@@ -236,6 +238,7 @@ impl Kcp {
             rcv_arena: BytesMut::new(),
             acklist: Vec::new(),
             out: vec![0; cfg.mtu],
+            undo: None,
             clock: Clock::default(),
             next_flush: None,
             pending: Pending::None,
@@ -467,6 +470,7 @@ impl Kcp {
         let old_una = self.snd_buf.una();
         let mut latest_ack_ts = None;
         let mut slid = false;
+        let mut out_of_order = false;
         for seg in segments(data) {
             let Ok((h, payload)) = seg else { break };
             self.stats.in_segs += 1;
@@ -479,7 +483,11 @@ impl Kcp {
             match h.cmd {
                 Cmd::Ack => {
                     if diff(h.sn, self.snd_buf.una()) >= 0 && diff(h.sn, self.snd_buf.nxt()) < 0 {
-                        self.snd_buf.on_ack(h.sn, h.ts);
+                        match self.snd_buf.on_ack(h.sn, h.ts) {
+                            TimeoutVerdict::Spurious => self.undo_timeout(),
+                            TimeoutVerdict::Repaired => self.undo = None,
+                            TimeoutVerdict::None => {}
+                        }
                     }
                     latest_ack_ts = Some(h.ts);
                 }
@@ -488,6 +496,7 @@ impl Kcp {
                     if diff(h.sn, self.rcv_nxt.wrapping_add(self.rcv_wnd)) < 0 {
                         self.push_ack(h.sn, h.ts);
                         if diff(h.sn, self.rcv_nxt) >= 0 {
+                            out_of_order |= h.sn != self.rcv_nxt;
                             repeat = !self.parse_data(&h, payload);
                         }
                     }
@@ -505,12 +514,30 @@ impl Kcp {
                 self.rtt.update(rtt, self.interval);
             }
         }
-        if !self.nocwnd && diff(self.snd_buf.una(), old_una) > 0 && self.cwnd < self.rmt_wnd {
-            self.grow_cwnd();
+        // Congestion window growth. kcp-go grows once per datagram that moved una, however many segments it
+        // acknowledged; with one ACK datagram per flush that starves the window (C test: queues grow without
+        // bound). Here each newly acknowledged segment counts, as TCP's byte counting (RFC 3465) does.
+        let advanced = diff(self.snd_buf.una(), old_una);
+        if !self.nocwnd && advanced > 0 {
+            for _ in 0..advanced {
+                if self.cwnd >= self.rmt_wnd {
+                    break;
+                }
+                self.grow_cwnd();
+            }
         }
-        if slid {
+        // kcp-go flushes at once when una moved the window. We also do when an ACK made a fast or early
+        // retransmission due (as TCP retransmits on the third duplicate ACK instead of at the next timer tick);
+        // the early case only when no new data waits, since a flush carrying new data does not early-retransmit.
+        let early_possible =
+            self.snd_queue.is_empty() && (!self.stream || self.snd_arena.is_empty());
+        if slid
+            || (latest_ack_ts.is_some()
+                && self.snd_buf.fast_due(self.fastresend > 0, early_possible))
+        {
             self.pending = Pending::Full;
-        } else if self.ack_nodelay && !self.acklist.is_empty() {
+        } else if !self.acklist.is_empty() && (self.ack_nodelay || out_of_order) {
+            // An out-of-order arrival is acknowledged at once (RFC 5681 4.2): it is the sender's loss signal.
             self.pending = self.pending.max(Pending::Acks);
         }
         Ok(())
@@ -558,6 +585,16 @@ impl Kcp {
         let stored = self.rcv_buf.insert(idx, h.frg, data);
         self.move_to_queue();
         stored
+    }
+
+    /// A timeout turned out spurious: give back the congestion window it took (Eifel response, RFC 4015).
+    fn undo_timeout(&mut self) {
+        self.stats.spurious_timeouts += 1;
+        if let Some((cwnd, ssthresh, incr)) = self.undo.take() {
+            self.cwnd = self.cwnd.max(cwnd);
+            self.ssthresh = self.ssthresh.max(ssthresh);
+            self.incr = self.incr.max(incr);
+        }
     }
 
     fn grow_cwnd(&mut self) {
@@ -733,17 +770,12 @@ impl Kcp {
             self.snd_buf.push_new(frg, data);
             new_segs += 1;
         }
-        let resent = if self.fastresend > 0 {
-            self.fastresend
-        } else {
-            u32::MAX
-        };
 
         let wnd = scratch.wnd;
         let (mut change, mut lost) = (0u64, 0u64);
         // Fast and early retransmissions (before timeouts, as kcp-go's rule order).
         while let Some((sn, kind)) = self.snd_buf.pop_fast(self.fastresend > 0, new_segs == 0) {
-            self.transmit(sn, now, t, self.rtt.rto, wnd, out);
+            self.transmit(sn, now, t, self.rtt.rto, wnd, false, out);
             change += 1;
             match kind {
                 FastKind::Fast => self.stats.fast_retrans_segs += 1,
@@ -762,14 +794,22 @@ impl Kcp {
                 .get_mut(sn)
                 .map_or(self.rtt.rto, |s| s.rto)
                 .saturating_add(step);
-            self.transmit(sn, now, t, rto, wnd, out);
+            self.transmit(sn, now, t, rto, wnd, true, out);
             lost += 1;
         }
         self.stats.lost_segs += lost;
         self.stats.retrans_segs += change + lost;
         // First transmissions.
         for i in 0..new_segs {
-            self.transmit(first_new.wrapping_add(i), now, t, self.rtt.rto, wnd, out);
+            self.transmit(
+                first_new.wrapping_add(i),
+                now,
+                t,
+                self.rtt.rto,
+                wnd,
+                false,
+                out,
+            );
         }
         out.finish();
 
@@ -786,10 +826,15 @@ impl Kcp {
             if change > 0 {
                 let inflight = self.snd_buf.nxt().wrapping_sub(self.snd_buf.una());
                 self.ssthresh = (inflight / 2).max(THRESH_MIN);
-                self.cwnd = self.ssthresh.wrapping_add(resent);
+                // kcp-go adds `resent` here, which wraps to ssthresh - 1 when only early retransmit is on
+                // (resent = 0xFFFFFFFF); inflate by the fast-resend threshold only.
+                self.cwnd = self.ssthresh.saturating_add(self.fastresend);
                 self.incr = self.cwnd.wrapping_mul(mss);
             }
             if lost > 0 {
+                if self.undo.is_none() {
+                    self.undo = Some((self.cwnd, self.ssthresh, self.incr));
+                }
                 self.ssthresh = (cwnd / 2).max(THRESH_MIN);
                 self.cwnd = 1;
                 self.incr = mss;
@@ -802,6 +847,7 @@ impl Kcp {
         minrto
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn transmit<F: FnMut(&mut [u8])>(
         &mut self,
         sn: u32,
@@ -809,9 +855,10 @@ impl Kcp {
         t: u64,
         rto: u32,
         wnd: u16,
+        timeout: bool,
         out: &mut Out<'_, F>,
     ) {
-        self.snd_buf.record_transmit(sn, now, t, rto);
+        self.snd_buf.record_transmit(sn, now, t, rto, timeout);
         let Some(seg) = self.snd_buf.get_mut(sn) else {
             return;
         };

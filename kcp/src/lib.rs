@@ -1,0 +1,3 @@
+//! KCP over UDP, wire-compatible with kcp-go v5.6.1.
+
+pub mod net;

@@ -1,0 +1,6 @@
+//! The tokio edge: KCP sessions on real UDP sockets.
+
+mod demux;
+pub mod stats;
+mod timer;
+mod udp;

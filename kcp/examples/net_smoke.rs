@@ -1,4 +1,5 @@
-use kcp::net::{Config, CryptKind, KcpListener, KcpStream};
+use kcp::codec::CryptKind;
+use kcp::net::{Config, KcpListener, KcpStream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::main]

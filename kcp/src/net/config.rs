@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use super::envelope::CryptKind;
-use super::core::Preset;
+use crate::codec::CryptKind;
+use crate::proto::Preset;
 
 /// Settings of a [`KcpStream`](super::KcpStream) or [`KcpListener`](super::KcpListener).
 ///
@@ -13,7 +13,7 @@ use super::core::Preset;
 ///
 /// ```
 /// use kcp::net::Config;
-/// use kcp::net::CryptKind;
+/// use kcp::codec::CryptKind;
 /// let cfg = Config { crypt: CryptKind::None, fec_data_shards: 0, fec_parity_shards: 0, ..Config::default() };
 /// assert_eq!(cfg.mtu, 1350);
 /// ```
@@ -66,7 +66,7 @@ impl Default for Config {
             stream_mode: true,
             ack_nodelay: false,
             crypt: CryptKind::Aes256,
-            key: [0x42; 32],
+            key: crate::codec::derive_key("it's a secrect"),
             fec_data_shards: 10,
             fec_parity_shards: 3,
             socket_recv_buffer: 4 << 20,

@@ -2,14 +2,7 @@
 //! remote address; a new session takes its conv from the first datagram; a datagram with another conv
 //! and `sn == 0` from a known address replaces the session (the peer reconnected).
 
-/// KCP header offset of `sn`.
-const SN_OFFSET: usize = 12;
-/// KCP segment header size.
-const KCP_OVERHEAD: usize = 24;
-/// FEC header size.
-const FEC_HEADER: usize = 8;
-const FEC_DATA: u16 = 0x00F1;
-const FEC_PARITY: u16 = 0x00F2;
+use crate::codec::peek_conv_sn;
 
 /// What the listener does with a datagram that passed the crypto layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,26 +17,9 @@ pub(crate) enum Route {
     Drop,
 }
 
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    b.get(at..at + 4).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-/// `(conv, sn)` of the first KCP segment in `plain` (the datagram after crypto), when recoverable:
-/// FEC parity packets and short FEC data packets carry none.
-pub(crate) fn conv_sn(plain: &[u8]) -> Option<(u32, u32)> {
-    let flag = plain.get(4..6).map(|s| u16::from_le_bytes([s[0], s[1]]))?;
-    let kcp = match flag {
-        FEC_DATA if plain.len() >= FEC_HEADER + KCP_OVERHEAD => &plain[FEC_HEADER..],
-        FEC_DATA | FEC_PARITY => return None,
-        _ if plain.len() >= KCP_OVERHEAD => plain,
-        _ => return None,
-    };
-    Some((u32_at(kcp, 0)?, u32_at(kcp, SN_OFFSET)?))
-}
-
 /// Routes a datagram from an address whose current session has conv `existing` (if any).
 pub(crate) fn route(plain: &[u8], existing: Option<u32>) -> Route {
-    let key = conv_sn(plain);
+    let key = peek_conv_sn(plain);
     match (existing, key) {
         (Some(_), None) => Route::Deliver,
         (Some(conv), Some((c, _))) if c == conv => Route::Deliver,
@@ -66,21 +42,14 @@ mod tests {
         b
     }
 
+    const FEC_PARITY: u16 = 0x00F2;
+
     fn fec(flag: u16, body: &[u8]) -> Vec<u8> {
         let mut b = vec![0u8; 8];
         b[4..6].copy_from_slice(&flag.to_le_bytes());
         b[6..8].copy_from_slice(&((body.len() + 2) as u16).to_le_bytes());
         b.extend_from_slice(body);
         b
-    }
-
-    #[test]
-    fn plain_and_fec_data_yield_conv_and_sn() {
-        assert_eq!(conv_sn(&kcp_seg(7, 3)), Some((7, 3)));
-        assert_eq!(conv_sn(&fec(FEC_DATA, &kcp_seg(9, 0))), Some((9, 0)));
-        assert_eq!(conv_sn(&fec(FEC_PARITY, &kcp_seg(9, 0))), None);
-        assert_eq!(conv_sn(&fec(FEC_DATA, &[0; 10])), None);
-        assert_eq!(conv_sn(&[0; 23]), None);
     }
 
     #[test]

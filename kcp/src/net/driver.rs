@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::config::Config;
 use super::demux::{Route, route};
+use super::core::Core;
 use super::envelope::{Crypt, Envelope, Opened};
 use super::session::{EndReason, EndpointShared, Live, Session};
 use super::stats::{Snmp, snmp};
@@ -54,10 +55,10 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    pub(crate) fn new(udp: Udp, shared: Arc<EndpointShared>, config: Arc<Config>, role: Role) -> Self {
-        let crypt = Crypt::new(&config);
+    pub(crate) fn new(udp: Udp, shared: Arc<EndpointShared>, config: Arc<Config>, role: Role) -> io::Result<Self> {
+        let crypt = Crypt::new(&config)?;
         let idle_ms = config.idle_timeout.map(|d| d.as_millis().min(u128::from(u64::MAX / 2)) as u64);
-        Driver {
+        Ok(Driver {
             udp,
             inner: Inner {
                 shared,
@@ -70,18 +71,18 @@ impl Driver {
                 role,
                 idle_ms,
             },
-        }
+        })
     }
 
     /// Creates the client session (before the driver is spawned).
-    pub(crate) fn open_client(&mut self, remote: SocketAddr, conv: u32) -> Arc<Session> {
+    pub(crate) fn open_client(&mut self, remote: SocketAddr, conv: u32) -> io::Result<Arc<Session>> {
         let now = self.inner.shared.now_ms();
-        let key = self.inner.insert(remote, conv, now);
+        let key = self.inner.insert(remote, conv, now)?;
         snmp().session_opened(true);
         let sess = self.inner.sessions[key].clone();
         tracing::debug!(conv, %remote, "kcp session start (client)");
         self.inner.service(key, now);
-        sess
+        Ok(sess)
     }
 
     pub(crate) async fn run(mut self) {
@@ -156,16 +157,18 @@ impl Inner {
         }
     }
 
-    fn insert(&mut self, remote: SocketAddr, conv: u32, now: u64) -> usize {
-        let entry = self.sessions.vacant_entry();
-        let key = entry.key();
+    fn insert(&mut self, remote: SocketAddr, conv: u32, now: u64) -> io::Result<usize> {
+        let envelope = Envelope::new(&self.config)?;
+        let core = Core::new(conv, &self.config, envelope.header_len())?;
         let live = Live {
-            core: super::core::Core::new(conv, &self.config, self.crypt.header_len(&self.config)),
-            envelope: Envelope::new(&self.config, &self.crypt),
+            core,
+            envelope,
             write_limit: usize::from(self.config.send_window) + usize::from(self.config.write_queue),
         };
+        let entry = self.sessions.vacant_entry();
+        let key = entry.key();
         entry.insert(Session::new(key, remote, conv, self.shared.clone(), live, now));
-        key
+        Ok(key)
     }
 
     /// One datagram from the socket.
@@ -173,11 +176,7 @@ impl Inner {
         let snmp = snmp();
         let plain = match self.crypt.open(buf) {
             Opened::Plain(p) => p,
-            Opened::BadChecksum => {
-                snmp.in_csum_errors.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            Opened::TooShort => return,
+            Opened::Dropped => return,
         };
         if plain.len() < KCP_OVERHEAD {
             return;
@@ -255,7 +254,7 @@ impl Inner {
             snmp().in_errs.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        let key = self.insert(src, conv, now);
+        let key = self.insert(src, conv, now).ok()?;
         let sess = self.sessions[key].clone();
         let Role::Listener { accept, by_addr } = &mut self.role else {
             return None;
@@ -320,6 +319,8 @@ impl Inner {
         let Live { core, envelope, .. } = live;
         core.flush(now32, |dgram| envelope.seal(tx, remote, dgram, now32));
         st.stats.datagrams_sent += (self.tx.len() - before) as u64;
+        core.fold_snmp();
+        st.stats.fec_recovered += envelope.fold_snmp();
         let idle_at = self.idle_ms.map(|ms| st.last_recv.saturating_add(ms));
         let reason = if core.is_dead() {
             Some(EndReason::DeadLink)

@@ -52,7 +52,7 @@ impl KcpListener {
         let shared = EndpointShared::new(udp.local_addr()?);
         let (tx, rx) = mpsc::channel(config.accept_backlog);
         let role = Role::Listener { accept: tx, by_addr: Default::default() };
-        let driver = Driver::new(udp, shared.clone(), Arc::new(config), role);
+        let driver = Driver::new(udp, shared.clone(), Arc::new(config), role)?;
         tokio::spawn(driver.run());
         Ok(KcpListener { accept: tokio::sync::Mutex::new(rx), shared })
     }

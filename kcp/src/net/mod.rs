@@ -20,8 +20,6 @@ mod timer;
 mod udp;
 
 pub use config::Config;
-pub use core::Preset;
-pub use envelope::CryptKind;
 pub use listener::KcpListener;
 pub use stats::{SessionStats, Snmp, SnmpSnapshot, snmp};
 pub use stream::KcpStream;

@@ -60,8 +60,8 @@ impl KcpStream {
             .map_err(|_| io::Error::other("unreachable: literal address"))?;
         let udp = Udp::bind(local, sock_opts(&config))?;
         let shared = EndpointShared::new(udp.local_addr()?);
-        let mut driver = Driver::new(udp, shared, Arc::new(config), Role::Client { remote });
-        let sess = driver.open_client(remote, rand::random());
+        let mut driver = Driver::new(udp, shared, Arc::new(config), Role::Client { remote })?;
+        let sess = driver.open_client(remote, rand::random())?;
         tokio::spawn(driver.run());
         Ok(KcpStream::new(sess))
     }

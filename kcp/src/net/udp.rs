@@ -185,35 +185,11 @@ impl TxQueue {
         self.buf.len()
     }
 
-    /// Reserves `len` bytes for a datagram to `dest` and returns them for the caller to fill.
-    pub(crate) fn push(&mut self, dest: SocketAddr, len: usize) -> &mut [u8] {
-        let offset = self.buf.len();
-        self.buf.resize(offset + len, 0);
-        self.items.push(TxItem { dest, offset, len });
-        &mut self.buf[offset..]
-    }
-
     /// Appends a copy of `data` as a datagram to `dest`.
     pub(crate) fn push_copy(&mut self, dest: SocketAddr, data: &[u8]) {
         let offset = self.buf.len();
         self.buf.extend_from_slice(data);
         self.items.push(TxItem { dest, offset, len: data.len() });
-    }
-
-    /// Shrinks the last datagram to `len` bytes.
-    pub(crate) fn truncate_last(&mut self, len: usize) {
-        if let Some(last) = self.items.last_mut() {
-            let len = len.min(last.len);
-            last.len = len;
-            self.buf.truncate(last.offset + len);
-        }
-    }
-
-    /// Drops the last datagram.
-    pub(crate) fn pop(&mut self) {
-        if let Some(last) = self.items.pop() {
-            self.buf.truncate(last.offset);
-        }
     }
 
     pub(crate) fn clear(&mut self) {

@@ -1,0 +1,869 @@
+//! The KCP state machine: send/recv queues, input, flush, scheduling. No I/O and no clock of its own.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use bytes::{Bytes, BytesMut};
+
+use super::config::{ConfigError, DEAD_LINK, KcpConfig, Preset, WND_DEF};
+use super::header::{Cmd, InputError, OVERHEAD, SegmentHeader, segments};
+use super::rcvbuf::RecvRing;
+use super::rtt::{RTO_MIN, RTO_NDL, RttEstimator};
+use super::seq::{Clock, diff};
+use super::sndbuf::{FastKind, SendBuf};
+use super::stats::Stats;
+
+const ASK_SEND: u8 = 1;
+const ASK_TELL: u8 = 2;
+const PROBE_INIT: u32 = 7_000;
+const PROBE_LIMIT: u32 = 120_000;
+const THRESH_INIT: u32 = 2;
+const THRESH_MIN: u32 = 2;
+/// Size of the chunks payload copies are carved from (amortizes allocation to well below one per segment).
+const ARENA: usize = 64 * 1024;
+
+/// Why [`Kcp::send`] refused data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendError {
+    /// Empty buffer.
+    Empty,
+    /// Message mode: the message needs more than 255 fragments.
+    TooLarge {
+        /// Message length.
+        len: usize,
+        /// Largest message: `255 * mss`.
+        max: usize,
+    },
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            SendError::Empty => write!(f, "cannot send an empty buffer"),
+            SendError::TooLarge { len, max } => {
+                write!(
+                    f,
+                    "message of {len} bytes exceeds the {max}-byte limit of 255 fragments"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// Why [`Kcp::recv`] returned no data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecvError {
+    /// No complete message (or, in stream mode, segment) is ready.
+    Empty,
+    /// The caller's buffer is smaller than the next message.
+    BufferTooSmall {
+        /// Size of the next message.
+        need: usize,
+    },
+}
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            RecvError::Empty => write!(f, "no complete message is ready"),
+            RecvError::BufferTooSmall { need } => {
+                write!(f, "buffer too small, next message has {need} bytes")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RecvError {}
+
+/// Work that input asked the next [`Kcp::update`] to do right away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Pending {
+    None,
+    Acks,
+    Full,
+}
+
+/// Collects segments into datagrams of at most `mtu` bytes and hands each to the sink.
+struct Out<'a, F: FnMut(&mut [u8])> {
+    buf: &'a mut [u8],
+    pos: usize,
+    reserved: usize,
+    sink: &'a mut F,
+    pkts: u64,
+    bytes: u64,
+    segs: u64,
+}
+
+impl<F: FnMut(&mut [u8])> Out<'_, F> {
+    fn make_space(&mut self, n: usize) {
+        if self.pos + n > self.buf.len() {
+            self.emit();
+        }
+    }
+
+    fn emit(&mut self) {
+        (self.sink)(&mut self.buf[..self.pos]);
+        self.pkts += 1;
+        self.bytes += self.pos as u64;
+        self.pos = self.reserved;
+    }
+
+    fn finish(&mut self) {
+        if self.pos > self.reserved {
+            self.emit();
+        }
+    }
+
+    fn segment(&mut self, h: &SegmentHeader, data: &[u8]) {
+        self.make_space(OVERHEAD + data.len());
+        h.encode(&mut self.buf[self.pos..]);
+        self.pos += OVERHEAD;
+        self.buf[self.pos..self.pos + data.len()].copy_from_slice(data);
+        self.pos += data.len();
+        self.segs += 1;
+    }
+}
+
+fn arena_copy(arena: &mut BytesMut, data: &[u8]) -> Bytes {
+    if arena.capacity() - arena.len() < data.len() {
+        arena.reserve(data.len().max(ARENA));
+    }
+    arena.extend_from_slice(data);
+    arena.split().freeze()
+}
+
+/// One KCP conversation: a reliable, ordered pipe, driven by the caller's millisecond clock.
+///
+/// Feed received datagrams to [`input`](Kcp::input), queue data with [`send`](Kcp::send), call
+/// [`update`](Kcp::update) at the time [`check`](Kcp::check) returns (and after each batch of input) to emit
+/// datagrams, and take data out with [`recv`](Kcp::recv) / [`recv_bytes`](Kcp::recv_bytes).
+///
+/// ```
+/// use kcp::proto::{Kcp, KcpConfig, Preset};
+/// let cfg = KcpConfig { preset: Preset::Fast3, ..Default::default() };
+/// let mut a = Kcp::new(1, &cfg).unwrap();
+/// let mut b = Kcp::new(1, &cfg).unwrap();
+/// a.send(b"hello").unwrap();
+/// let mut wire = Vec::new();
+/// a.update(0, |d| wire.push(d.to_vec()));
+/// for d in &wire {
+///     b.input(5, d, true).unwrap();
+/// }
+/// assert_eq!(b.recv_bytes().unwrap(), &b"hello"[..]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Kcp {
+    conv: u32,
+    mtu: usize,
+    mss: usize,
+    reserved: usize,
+    stream: bool,
+    ack_nodelay: bool,
+
+    nodelay: u32,
+    interval: u32,
+    fastresend: u32,
+    nocwnd: bool,
+
+    snd_wnd: u32,
+    rcv_wnd: u32,
+    rmt_wnd: u32,
+    cwnd: u32,
+    ssthresh: u32,
+    incr: u32,
+    probe: u8,
+    ts_probe: u64,
+    probe_wait: u32,
+    dead_link: u32,
+    dead: bool,
+
+    rtt: RttEstimator,
+    rcv_nxt: u32,
+
+    snd_queue: VecDeque<(u8, Bytes)>,
+    /// Backing store for copied payloads; in stream mode its filled part is the last, still growing segment.
+    snd_arena: BytesMut,
+    snd_buf: SendBuf,
+    rcv_buf: RecvRing,
+    rcv_queue: VecDeque<(u8, Bytes)>,
+    rcv_arena: BytesMut,
+    acklist: Vec<(u32, u32)>,
+    out: Vec<u8>,
+
+    clock: Clock,
+    next_flush: Option<u64>,
+    pending: Pending,
+    stats: Stats,
+}
+
+impl Kcp {
+    /// Creates a conversation `conv` with the given configuration.
+    pub fn new(conv: u32, cfg: &KcpConfig) -> Result<Kcp, ConfigError> {
+        cfg.validate()?;
+        let mut k = Kcp {
+            conv,
+            mtu: cfg.mtu,
+            mss: cfg.mss(),
+            reserved: cfg.reserved,
+            stream: cfg.stream,
+            ack_nodelay: cfg.ack_nodelay,
+            nodelay: 0,
+            interval: 100,
+            fastresend: 0,
+            nocwnd: false,
+            snd_wnd: cfg.snd_wnd as u32,
+            rcv_wnd: cfg.rcv_wnd as u32,
+            rmt_wnd: WND_DEF as u32,
+            cwnd: 0,
+            ssthresh: THRESH_INIT,
+            incr: 0,
+            probe: 0,
+            ts_probe: 0,
+            probe_wait: 0,
+            dead_link: DEAD_LINK,
+            dead: false,
+            rtt: RttEstimator::default(),
+            rcv_nxt: 0,
+            snd_queue: VecDeque::new(),
+            snd_arena: BytesMut::new(),
+            snd_buf: SendBuf::new(0),
+            rcv_buf: RecvRing::new(cfg.rcv_wnd as usize),
+            rcv_queue: VecDeque::new(),
+            rcv_arena: BytesMut::new(),
+            acklist: Vec::new(),
+            out: vec![0; cfg.mtu],
+            clock: Clock::default(),
+            next_flush: None,
+            pending: Pending::None,
+            stats: Stats::default(),
+        };
+        k.set_preset(cfg.preset);
+        Ok(k)
+    }
+
+    /// Changes the retransmission settings (kcp-go `NoDelay`).
+    pub fn set_preset(&mut self, preset: Preset) {
+        let (nodelay, interval, resend, nc) = preset.params();
+        self.nodelay = nodelay;
+        self.rtt.min_rto = if nodelay != 0 { RTO_NDL } else { RTO_MIN };
+        self.interval = interval;
+        self.fastresend = resend;
+        self.snd_buf.set_fast_resend(resend);
+        self.nocwnd = nc;
+    }
+
+    /// Sets the number of transmissions of one segment after which the link counts as dead (default 20).
+    pub fn set_dead_link(&mut self, xmit: u32) {
+        self.dead_link = xmit.max(1);
+    }
+
+    /// Conversation id.
+    pub fn conv(&self) -> u32 {
+        self.conv
+    }
+
+    /// Largest payload per segment.
+    pub fn mss(&self) -> usize {
+        self.mss
+    }
+
+    /// Largest datagram emitted, including the reserved prefix.
+    pub fn mtu(&self) -> usize {
+        self.mtu
+    }
+
+    /// Flush interval in ms.
+    pub fn interval(&self) -> u32 {
+        self.interval
+    }
+
+    // ----- sending -----
+
+    /// Queues `data` for sending (copied once). In message mode it becomes one message (at most 255 fragments);
+    /// in stream mode it is appended to the byte stream, topping up the last unsent segment first.
+    pub fn send(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_inner(data, |arena, piece, _| arena_copy(arena, piece))
+    }
+
+    /// Like [`send`](Kcp::send) but takes the payload without copying it (full segments are slices of `data`;
+    /// in stream mode a partial last segment is copied so later writes can top it up).
+    pub fn send_bytes(&mut self, data: Bytes) -> Result<(), SendError> {
+        let src = data.clone();
+        self.send_inner(&data, move |_, _, range| src.slice(range))
+    }
+
+    fn send_inner<M>(&mut self, data: &[u8], mut make: M) -> Result<(), SendError>
+    where
+        M: FnMut(&mut BytesMut, &[u8], std::ops::Range<usize>) -> Bytes,
+    {
+        if data.is_empty() {
+            return Err(SendError::Empty);
+        }
+        let mss = self.mss;
+        if self.stream {
+            let mut at = 0;
+            // Top up the growing last segment.
+            let tail = self.snd_arena.len();
+            if tail > 0 {
+                let take = (mss - tail).min(data.len());
+                self.snd_arena.extend_from_slice(&data[..take]);
+                at = take;
+                if self.snd_arena.len() == mss {
+                    let seg = self.snd_arena.split().freeze();
+                    self.snd_queue.push_back((0, seg));
+                }
+            }
+            while data.len() - at >= mss {
+                let seg = make(&mut self.snd_arena, &data[at..at + mss], at..at + mss);
+                self.snd_queue.push_back((0, seg));
+                at += mss;
+            }
+            if at < data.len() {
+                let rest = &data[at..];
+                if self.snd_arena.capacity() - self.snd_arena.len() < mss {
+                    self.snd_arena.reserve(ARENA.max(mss));
+                }
+                self.snd_arena.extend_from_slice(rest);
+            }
+            return Ok(());
+        }
+        let count = data.len().div_ceil(mss).max(1);
+        if count > 255 {
+            return Err(SendError::TooLarge {
+                len: data.len(),
+                max: 255 * mss,
+            });
+        }
+        for i in 0..count {
+            let r = i * mss..((i + 1) * mss).min(data.len());
+            let seg = make(&mut self.snd_arena, &data[r.clone()], r);
+            self.snd_queue.push_back(((count - 1 - i) as u8, seg));
+        }
+        Ok(())
+    }
+
+    /// Segments queued or in flight (kcp-go `WaitSnd`: acked-but-not-una'd segments still count).
+    pub fn wait_snd(&self) -> usize {
+        self.snd_buf.len() + self.snd_queue.len() + usize::from(!self.snd_arena.is_empty())
+    }
+
+    /// Whether a writer may queue more (kcp-go's rule: `wait_snd < snd_wnd && wait_snd < rmt_wnd`).
+    pub fn can_send(&self) -> bool {
+        let w = self.wait_snd();
+        w < self.snd_wnd as usize && w < self.rmt_wnd as usize
+    }
+
+    /// True once some segment was transmitted `dead_link` times without being acknowledged. KCP itself does not
+    /// act on it; the caller decides (kcp-go sessions ignore it, smux keepalive closes idle sessions).
+    pub fn is_dead(&self) -> bool {
+        self.dead
+    }
+
+    // ----- receiving -----
+
+    /// Size of the next message (stream mode: the next segment), or `None` if none is complete.
+    pub fn peek_size(&self) -> Option<usize> {
+        let (frg, first) = self.rcv_queue.front()?;
+        if *frg == 0 {
+            return Some(first.len());
+        }
+        if self.rcv_queue.len() < *frg as usize + 1 {
+            return None;
+        }
+        let mut n = 0;
+        for (f, d) in &self.rcv_queue {
+            n += d.len();
+            if *f == 0 {
+                return Some(n);
+            }
+        }
+        None
+    }
+
+    /// Copies the next message into `buf` and returns its length.
+    pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, RecvError> {
+        let need = self.peek_size().ok_or(RecvError::Empty)?;
+        if need > buf.len() {
+            return Err(RecvError::BufferTooSmall { need });
+        }
+        let was_full = self.rcv_queue.len() >= self.rcv_wnd as usize;
+        let mut n = 0;
+        while let Some((frg, d)) = self.rcv_queue.pop_front() {
+            buf[n..n + d.len()].copy_from_slice(&d);
+            n += d.len();
+            if frg == 0 {
+                break;
+            }
+        }
+        self.after_recv(was_full);
+        Ok(n)
+    }
+
+    /// Takes the next message as `Bytes`: without copying when it is a single segment (always so in stream
+    /// mode), else joined into one buffer.
+    pub fn recv_bytes(&mut self) -> Option<Bytes> {
+        let need = self.peek_size()?;
+        let was_full = self.rcv_queue.len() >= self.rcv_wnd as usize;
+        let out = if self.rcv_queue.front().is_some_and(|(f, _)| *f == 0) {
+            self.rcv_queue.pop_front().map(|(_, d)| d)
+        } else {
+            let mut m = BytesMut::with_capacity(need);
+            while let Some((frg, d)) = self.rcv_queue.pop_front() {
+                m.extend_from_slice(&d);
+                if frg == 0 {
+                    break;
+                }
+            }
+            Some(m.freeze())
+        };
+        self.after_recv(was_full);
+        out
+    }
+
+    fn after_recv(&mut self, was_full: bool) {
+        self.move_to_queue();
+        if was_full && self.rcv_queue.len() < self.rcv_wnd as usize {
+            // Tell the peer the window reopened.
+            self.probe |= ASK_TELL;
+        }
+    }
+
+    fn move_to_queue(&mut self) {
+        while self.rcv_queue.len() < self.rcv_wnd as usize {
+            let Some(seg) = self.rcv_buf.take_front() else {
+                break;
+            };
+            self.rcv_queue.push_back(seg);
+            self.rcv_nxt = self.rcv_nxt.wrapping_add(1);
+        }
+    }
+
+    fn wnd_unused(&self) -> u16 {
+        self.rcv_wnd
+            .saturating_sub(self.rcv_queue.len() as u32)
+            .min(u16::MAX as u32) as u16
+    }
+
+    // ----- input -----
+
+    /// Processes one received datagram (KCP segments only, the envelope already removed). `regular` is false
+    /// for datagrams recovered by FEC: they update neither the peer's window nor the RTT.
+    ///
+    /// The whole datagram is validated first; on error nothing is applied. Afterwards call
+    /// [`update`](Kcp::update): input may ask for an immediate flush (ACKs with `ack_nodelay`, or new data after
+    /// the peer's `una` opened the window), which [`check`](Kcp::check) then reports as due now.
+    pub fn input(&mut self, now: u32, data: &[u8], regular: bool) -> Result<(), InputError> {
+        if let Err(e) = self.validate(data) {
+            self.stats.in_errors += 1;
+            return Err(e);
+        }
+        self.clock.advance(now);
+        self.stats.in_pkts += 1;
+        self.stats.in_bytes += data.len() as u64;
+        let old_una = self.snd_buf.una();
+        let mut latest_ack_ts = None;
+        let mut slid = false;
+        for seg in segments(data) {
+            let Ok((h, payload)) = seg else { break };
+            self.stats.in_segs += 1;
+            if regular {
+                self.rmt_wnd = h.wnd as u32;
+            }
+            if self.snd_buf.pop_below(h.una) > 0 {
+                slid = true;
+            }
+            match h.cmd {
+                Cmd::Ack => {
+                    if diff(h.sn, self.snd_buf.una()) >= 0 && diff(h.sn, self.snd_buf.nxt()) < 0 {
+                        self.snd_buf.on_ack(h.sn, h.ts);
+                    }
+                    latest_ack_ts = Some(h.ts);
+                }
+                Cmd::Push => {
+                    let mut repeat = true;
+                    if diff(h.sn, self.rcv_nxt.wrapping_add(self.rcv_wnd)) < 0 {
+                        self.push_ack(h.sn, h.ts);
+                        if diff(h.sn, self.rcv_nxt) >= 0 {
+                            repeat = !self.parse_data(&h, payload);
+                        }
+                    }
+                    if regular && repeat {
+                        self.stats.repeat_segs += 1;
+                    }
+                }
+                Cmd::Wask => self.probe |= ASK_TELL,
+                Cmd::Wins => {}
+            }
+        }
+        if regular && let Some(ts) = latest_ack_ts {
+            let rtt = diff(now, ts);
+            if rtt >= 0 {
+                self.rtt.update(rtt, self.interval);
+            }
+        }
+        if !self.nocwnd && diff(self.snd_buf.una(), old_una) > 0 && self.cwnd < self.rmt_wnd {
+            self.grow_cwnd();
+        }
+        if slid {
+            self.pending = Pending::Full;
+        } else if self.ack_nodelay && !self.acklist.is_empty() {
+            self.pending = self.pending.max(Pending::Acks);
+        }
+        Ok(())
+    }
+
+    fn validate(&self, data: &[u8]) -> Result<(), InputError> {
+        if data.len() < OVERHEAD {
+            return Err(InputError::TooShort { len: data.len() });
+        }
+        let mut offset = 0;
+        for seg in segments(data) {
+            let (h, payload) = seg?;
+            if h.conv != self.conv {
+                return Err(InputError::WrongConv {
+                    offset,
+                    expected: self.conv,
+                    found: h.conv,
+                });
+            }
+            offset += OVERHEAD + payload.len();
+        }
+        Ok(())
+    }
+
+    /// Bounds the ACK list: a flood of duplicate PUSHes between two flushes cannot grow it without limit.
+    /// Dropped ACKs only cost a retransmission; the newest entry always survives (it carries the freshest ts).
+    fn push_ack(&mut self, sn: u32, ts: u32) {
+        let cap = 4 * self.rcv_wnd as usize + 64;
+        if self.acklist.len() >= cap {
+            if let Some(last) = self.acklist.last_mut() {
+                *last = (sn, ts);
+            }
+            return;
+        }
+        self.acklist.push((sn, ts));
+    }
+
+    /// Stores a PUSH inside the window; false if it was a duplicate.
+    fn parse_data(&mut self, h: &SegmentHeader, payload: &[u8]) -> bool {
+        let idx = h.sn.wrapping_sub(self.rcv_nxt) as usize;
+        if idx >= self.rcv_wnd as usize || self.rcv_buf.has(idx) {
+            return false;
+        }
+        let data = arena_copy(&mut self.rcv_arena, payload);
+        let stored = self.rcv_buf.insert(idx, h.frg, data);
+        self.move_to_queue();
+        stored
+    }
+
+    fn grow_cwnd(&mut self) {
+        let mss = self.mss as u32;
+        if self.cwnd < self.ssthresh {
+            self.cwnd += 1;
+            self.incr = self.incr.wrapping_add(mss);
+        } else {
+            if self.incr < mss {
+                self.incr = mss;
+            }
+            self.incr = self.incr.wrapping_add((mss * mss) / self.incr + mss / 16);
+            if (self.cwnd + 1).wrapping_mul(mss) <= self.incr {
+                self.cwnd = self.incr.div_ceil(mss);
+            }
+        }
+        if self.cwnd > self.rmt_wnd {
+            self.cwnd = self.rmt_wnd;
+            self.incr = self.rmt_wnd.wrapping_mul(mss);
+        }
+    }
+
+    // ----- output -----
+
+    /// Runs whatever is due at `now`: the periodic flush when its time came, or the immediate flush input asked
+    /// for. Each datagram is passed to `sink` as `&mut [u8]`, including the `reserved` prefix (left for the outer
+    /// envelope to fill in place); the slice is only valid during the call.
+    pub fn update<F: FnMut(&mut [u8])>(&mut self, now: u32, mut sink: F) {
+        let t = self.clock.advance(now);
+        let due = self.next_flush.is_none_or(|at| t >= at);
+        if due || self.pending == Pending::Full {
+            self.flush(now, &mut sink);
+        } else if self.pending == Pending::Acks {
+            self.flush_acks(now, &mut sink);
+        }
+    }
+
+    /// Flushes now: ACKs, window probes, new data within the window, and due retransmissions (kcp-go
+    /// `flush(false)`). Returns the ms until it wants to run again (at most `interval`) and schedules that.
+    pub fn flush<F: FnMut(&mut [u8])>(&mut self, now: u32, mut sink: F) -> u32 {
+        let t = self.clock.advance(now);
+        let d = self.flush_impl(now, t, false, &mut sink);
+        self.next_flush = Some(t + d as u64);
+        self.pending = Pending::None;
+        d
+    }
+
+    /// Sends only the pending ACKs (kcp-go `flush(true)`).
+    pub fn flush_acks<F: FnMut(&mut [u8])>(&mut self, now: u32, mut sink: F) {
+        let t = self.clock.advance(now);
+        self.flush_impl(now, t, true, &mut sink);
+        if self.pending == Pending::Acks {
+            self.pending = Pending::None;
+        }
+    }
+
+    /// The caller-clock time at which [`update`](Kcp::update) next has work: `now` (or earlier) if it is due.
+    pub fn check(&self, now: u32) -> u32 {
+        match (self.pending, self.next_flush) {
+            (Pending::None, Some(at)) => self.clock.to_caller(now, at),
+            _ => now,
+        }
+    }
+
+    fn next_queued(&mut self) -> Option<(u8, Bytes)> {
+        if let Some(s) = self.snd_queue.pop_front() {
+            return Some(s);
+        }
+        if self.stream && !self.snd_arena.is_empty() {
+            return Some((0, self.snd_arena.split().freeze()));
+        }
+        None
+    }
+
+    fn flush_impl<F: FnMut(&mut [u8])>(
+        &mut self,
+        now: u32,
+        t: u64,
+        ack_only: bool,
+        sink: &mut F,
+    ) -> u32 {
+        let mut buf = std::mem::take(&mut self.out);
+        let mut out = Out {
+            buf: &mut buf,
+            pos: self.reserved,
+            reserved: self.reserved,
+            sink,
+            pkts: 0,
+            bytes: 0,
+            segs: 0,
+        };
+        let mut scratch = SegmentHeader {
+            conv: self.conv,
+            cmd: Cmd::Ack,
+            frg: 0,
+            wnd: self.wnd_unused(),
+            ts: 0,
+            sn: 0,
+            una: self.rcv_nxt,
+            len: 0,
+        };
+
+        // ACKs; those already covered by una are skipped except the last (kcp-go's jitter filter).
+        let n = self.acklist.len();
+        for (i, &(sn, ts)) in self.acklist.iter().enumerate() {
+            out.make_space(OVERHEAD);
+            if diff(sn, self.rcv_nxt) >= 0 || i + 1 == n {
+                scratch.sn = sn;
+                scratch.ts = ts;
+                out.segment(&scratch, &[]);
+            }
+        }
+        self.acklist.clear();
+
+        let ret = if ack_only {
+            out.finish();
+            self.interval
+        } else {
+            self.flush_probes_and_data(now, t, &mut out, &mut scratch)
+        };
+        self.stats.out_pkts += out.pkts;
+        self.stats.out_bytes += out.bytes;
+        self.stats.out_segs += out.segs;
+        self.out = buf;
+        ret
+    }
+
+    fn flush_probes_and_data<F: FnMut(&mut [u8])>(
+        &mut self,
+        now: u32,
+        t: u64,
+        out: &mut Out<'_, F>,
+        scratch: &mut SegmentHeader,
+    ) -> u32 {
+        // Window probe timer: only while the peer advertises a zero window.
+        if self.rmt_wnd == 0 {
+            if self.probe_wait == 0 {
+                self.probe_wait = PROBE_INIT;
+                self.ts_probe = t + PROBE_INIT as u64;
+            } else if t >= self.ts_probe {
+                self.probe_wait = self.probe_wait.max(PROBE_INIT);
+                self.probe_wait += self.probe_wait / 2;
+                self.probe_wait = self.probe_wait.min(PROBE_LIMIT);
+                self.ts_probe = t + self.probe_wait as u64;
+                self.probe |= ASK_SEND;
+            }
+        } else {
+            self.ts_probe = 0;
+            self.probe_wait = 0;
+        }
+        if self.probe & ASK_SEND != 0 {
+            scratch.cmd = Cmd::Wask;
+            out.segment(scratch, &[]);
+        }
+        if self.probe & ASK_TELL != 0 {
+            scratch.cmd = Cmd::Wins;
+            out.segment(scratch, &[]);
+        }
+        self.probe = 0;
+
+        let mut cwnd = self.snd_wnd.min(self.rmt_wnd);
+        if !self.nocwnd {
+            cwnd = cwnd.min(self.cwnd);
+        }
+
+        // Move new segments into the window.
+        let first_new = self.snd_buf.nxt();
+        let mut new_segs = 0u32;
+        while diff(self.snd_buf.nxt(), self.snd_buf.una().wrapping_add(cwnd)) < 0 {
+            let Some((frg, data)) = self.next_queued() else {
+                break;
+            };
+            self.snd_buf.push_new(frg, data);
+            new_segs += 1;
+        }
+        let resent = if self.fastresend > 0 {
+            self.fastresend
+        } else {
+            u32::MAX
+        };
+
+        let wnd = scratch.wnd;
+        let (mut change, mut lost) = (0u64, 0u64);
+        // Fast and early retransmissions (before timeouts, as kcp-go's rule order).
+        while let Some((sn, kind)) = self.snd_buf.pop_fast(self.fastresend > 0, new_segs == 0) {
+            self.transmit(sn, now, t, self.rtt.rto, wnd, out);
+            change += 1;
+            match kind {
+                FastKind::Fast => self.stats.fast_retrans_segs += 1,
+                FastKind::Early => self.stats.early_retrans_segs += 1,
+            }
+        }
+        // Retransmission timeouts.
+        while let Some(sn) = self.snd_buf.pop_expired(t) {
+            let step = if self.nodelay == 0 {
+                self.rtt.rto
+            } else {
+                self.rtt.rto / 2
+            };
+            let rto = self
+                .snd_buf
+                .get_mut(sn)
+                .map_or(self.rtt.rto, |s| s.rto)
+                .saturating_add(step);
+            self.transmit(sn, now, t, rto, wnd, out);
+            lost += 1;
+        }
+        self.stats.lost_segs += lost;
+        self.stats.retrans_segs += change + lost;
+        // First transmissions.
+        for i in 0..new_segs {
+            self.transmit(first_new.wrapping_add(i), now, t, self.rtt.rto, wnd, out);
+        }
+        out.finish();
+
+        let mut minrto = self.interval;
+        if let Some(at) = self.snd_buf.next_deadline() {
+            let d = at.saturating_sub(t);
+            if d > 0 && d < minrto as u64 {
+                minrto = d as u32;
+            }
+        }
+
+        if !self.nocwnd {
+            let mss = self.mss as u32;
+            if change > 0 {
+                let inflight = self.snd_buf.nxt().wrapping_sub(self.snd_buf.una());
+                self.ssthresh = (inflight / 2).max(THRESH_MIN);
+                self.cwnd = self.ssthresh.wrapping_add(resent);
+                self.incr = self.cwnd.wrapping_mul(mss);
+            }
+            if lost > 0 {
+                self.ssthresh = (cwnd / 2).max(THRESH_MIN);
+                self.cwnd = 1;
+                self.incr = mss;
+            }
+            if self.cwnd < 1 {
+                self.cwnd = 1;
+                self.incr = mss;
+            }
+        }
+        minrto
+    }
+
+    fn transmit<F: FnMut(&mut [u8])>(
+        &mut self,
+        sn: u32,
+        now: u32,
+        t: u64,
+        rto: u32,
+        wnd: u16,
+        out: &mut Out<'_, F>,
+    ) {
+        self.snd_buf.record_transmit(sn, now, t, rto);
+        let Some(seg) = self.snd_buf.get_mut(sn) else {
+            return;
+        };
+        let h = SegmentHeader {
+            conv: self.conv,
+            cmd: Cmd::Push,
+            frg: seg.frg,
+            wnd,
+            ts: now,
+            sn,
+            una: self.rcv_nxt,
+            len: seg.data.len() as u32,
+        };
+        out.segment(&h, &seg.data);
+        if seg.xmit >= self.dead_link {
+            self.dead = true;
+        }
+    }
+
+    // ----- observation -----
+
+    /// A snapshot of the RTT estimator, windows, queue sizes and counters.
+    pub fn stats(&self) -> Stats {
+        let mut s = self.stats.clone();
+        s.srtt = self.rtt.srtt;
+        s.rttvar = self.rtt.rttvar;
+        s.rto = self.rtt.rto;
+        s.cwnd = self.cwnd;
+        s.ssthresh = self.ssthresh;
+        s.rmt_wnd = self.rmt_wnd;
+        s.snd_una = self.snd_buf.una();
+        s.snd_nxt = self.snd_buf.nxt();
+        s.rcv_nxt = self.rcv_nxt;
+        s.in_flight = self.snd_buf.nxt().wrapping_sub(self.snd_buf.una());
+        s.snd_queue = self.snd_queue.len() + usize::from(!self.snd_arena.is_empty());
+        s.snd_buf = self.snd_buf.len();
+        s.rcv_buf = self.rcv_buf.len();
+        s.rcv_queue = self.rcv_queue.len();
+        s.dead_link = self.dead;
+        s
+    }
+
+    /// The RTT estimator (srtt, rttvar, rto, minimum rto).
+    pub fn rtt(&self) -> &RttEstimator {
+        &self.rtt
+    }
+
+    /// Sequence numbers of segments in flight that are not yet acknowledged (for tests and diagnostics; O(n)).
+    pub fn unacked(&self) -> impl Iterator<Item = u32> + '_ {
+        self.snd_buf
+            .iter_sn()
+            .filter(|(_, s)| !s.acked)
+            .map(|(sn, _)| sn)
+    }
+}

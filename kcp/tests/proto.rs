@@ -1,0 +1,374 @@
+//! Behaviour of the state machine on small hand-driven exchanges.
+
+use kcp::proto::{
+    Cmd, InputError, Kcp, KcpConfig, OVERHEAD, Preset, RecvError, SegmentHeader, SendError,
+    segments,
+};
+
+fn cfg(stream: bool) -> KcpConfig {
+    KcpConfig {
+        preset: Preset::Fast3,
+        snd_wnd: 128,
+        rcv_wnd: 128,
+        stream,
+        ..Default::default()
+    }
+}
+
+fn flush(k: &mut Kcp, now: u32) -> Vec<Vec<u8>> {
+    let mut v = Vec::new();
+    k.flush(now, |d| v.push(d.to_vec()));
+    v
+}
+
+fn deliver(to: &mut Kcp, now: u32, dgrams: &[Vec<u8>]) {
+    for d in dgrams {
+        to.input(now, d, true).expect("valid datagram");
+    }
+}
+
+fn header(conv: u32, cmd: Cmd, sn: u32, una: u32, len: u32) -> SegmentHeader {
+    SegmentHeader {
+        conv,
+        cmd,
+        frg: 0,
+        wnd: 32,
+        ts: 0,
+        sn,
+        una,
+        len,
+    }
+}
+
+#[test]
+fn message_mode_fragments_and_reassembles() {
+    let mut a = Kcp::new(9, &cfg(false)).unwrap();
+    let mut b = Kcp::new(9, &cfg(false)).unwrap();
+    let msg: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+    a.send(&msg).unwrap();
+    a.send(b"second").unwrap();
+    let d = flush(&mut a, 0);
+    // 5000 bytes at mss 1376 -> 4 fragments, plus one: 5 PUSH segments with frg 3,2,1,0,0.
+    let frgs: Vec<u8> = d
+        .iter()
+        .flat_map(|x| segments(x).map(|s| s.unwrap().0.frg))
+        .collect();
+    assert_eq!(frgs, vec![3, 2, 1, 0, 0]);
+    assert!(d.iter().all(|x| x.len() <= 1400));
+    // Deliver the last fragment first: nothing is readable until all arrive.
+    deliver(&mut b, 10, &d[3..]);
+    assert_eq!(b.peek_size(), None);
+    deliver(&mut b, 10, &d[..3]);
+    assert_eq!(b.peek_size(), Some(5000));
+    let mut small = [0u8; 10];
+    assert_eq!(
+        b.recv(&mut small),
+        Err(RecvError::BufferTooSmall { need: 5000 })
+    );
+    assert_eq!(b.recv_bytes().unwrap(), &msg[..]);
+    assert_eq!(b.recv_bytes().unwrap(), &b"second"[..]);
+    assert_eq!(b.recv(&mut small), Err(RecvError::Empty));
+}
+
+#[test]
+fn message_too_large_and_empty_are_rejected() {
+    let mut a = Kcp::new(1, &cfg(false)).unwrap();
+    let big = vec![0u8; 255 * a.mss() + 1];
+    assert!(matches!(a.send(&big), Err(SendError::TooLarge { .. })));
+    assert_eq!(a.send(&[]), Err(SendError::Empty));
+    assert!(a.send(&big[..255 * a.mss()]).is_ok());
+}
+
+#[test]
+fn stream_mode_coalesces_small_writes() {
+    let mut a = Kcp::new(1, &cfg(true)).unwrap();
+    let mut b = Kcp::new(1, &cfg(true)).unwrap();
+    for i in 0..100u8 {
+        a.send(&[i; 30]).unwrap();
+    }
+    // 3000 bytes -> 3 segments (1376 + 1376 + 248), not 100.
+    assert_eq!(a.wait_snd(), 3);
+    let d = flush(&mut a, 0);
+    deliver(&mut b, 5, &d);
+    let mut got = Vec::new();
+    while let Some(x) = b.recv_bytes() {
+        assert!(x.len() <= b.mss());
+        got.extend_from_slice(&x);
+    }
+    let want: Vec<u8> = (0..100u8).flat_map(|i| [i; 30]).collect();
+    assert_eq!(got, want);
+    // send_bytes slices full segments without copying and keeps the stream order.
+    a.send_bytes(bytes::Bytes::from(vec![7u8; 3000])).unwrap();
+    a.send(&[8u8; 10]).unwrap();
+    let d = flush(&mut a, 20);
+    deliver(&mut b, 25, &d);
+    let mut got = Vec::new();
+    while let Some(x) = b.recv_bytes() {
+        got.extend_from_slice(&x);
+    }
+    assert_eq!(got.len(), 3010);
+    assert!(got[..3000].iter().all(|&x| x == 7) && got[3000..].iter().all(|&x| x == 8));
+}
+
+#[test]
+fn malformed_input_is_rejected_without_side_effects() {
+    let mut a = Kcp::new(5, &cfg(false)).unwrap();
+    let mut b = Kcp::new(5, &cfg(false)).unwrap();
+    a.send(b"payload").unwrap();
+    let good = flush(&mut a, 0).remove(0);
+
+    let before = format!("{:?}", b.stats());
+    // Short.
+    assert_eq!(
+        b.input(1, &good[..10], true),
+        Err(InputError::TooShort { len: 10 })
+    );
+    // Length past end: a valid first segment followed by a truncated second one.
+    let mut trunc = good.clone();
+    let mut h2 = [0u8; OVERHEAD];
+    header(5, Cmd::Push, 1, 0, 100).encode(&mut h2);
+    trunc.extend_from_slice(&h2);
+    assert_eq!(
+        b.input(1, &trunc, true),
+        Err(InputError::LengthPastEnd {
+            offset: good.len(),
+            len: 100,
+            remaining: 0
+        })
+    );
+    // Wrong conv in the second segment.
+    let mut wrong = good.clone();
+    header(6, Cmd::Wask, 0, 0, 0).encode(&mut h2);
+    wrong.extend_from_slice(&h2);
+    assert_eq!(
+        b.input(1, &wrong, true),
+        Err(InputError::WrongConv {
+            offset: good.len(),
+            expected: 5,
+            found: 6
+        })
+    );
+    // Bad command.
+    let mut bad = good.clone();
+    bad[4] = 99;
+    assert_eq!(
+        b.input(1, &bad, true),
+        Err(InputError::BadCommand { offset: 0, cmd: 99 })
+    );
+
+    // Nothing was applied: same state apart from the error counter, nothing readable, nothing to ACK.
+    let mut after = b.stats();
+    assert_eq!(after.in_errors, 4);
+    after.in_errors = 0;
+    assert_eq!(format!("{after:?}"), before);
+    assert_eq!(b.peek_size(), None);
+    assert!(flush(&mut b, 2).is_empty());
+    // The good datagram still works.
+    b.input(3, &good, true).unwrap();
+    assert_eq!(b.recv_bytes().unwrap(), &b"payload"[..]);
+}
+
+#[test]
+fn acks_filter_and_una_release_the_send_buffer() {
+    let mut a = Kcp::new(1, &cfg(false)).unwrap();
+    let mut b = Kcp::new(1, &cfg(false)).unwrap();
+    for _ in 0..5 {
+        a.send(b"x").unwrap();
+    }
+    let d = flush(&mut a, 0);
+    deliver(&mut b, 10, &d);
+    let acks = flush(&mut b, 10);
+    // All five are in order, so only the last ACK is written (kcp-go's jitter filter).
+    let segs: Vec<SegmentHeader> = acks
+        .iter()
+        .flat_map(|x| segments(x).map(|s| s.unwrap().0))
+        .collect();
+    assert_eq!(segs.len(), 1);
+    assert_eq!((segs[0].cmd, segs[0].sn, segs[0].una), (Cmd::Ack, 4, 5));
+    deliver(&mut a, 30, &acks);
+    assert_eq!(a.wait_snd(), 0);
+    let s = a.stats();
+    // srtt 30, rttvar 15, rto = 30 + max(interval 10, 4 * 15).
+    assert_eq!((s.snd_una, s.srtt, s.rttvar, s.rto), (5, 30, 15, 90));
+}
+
+#[test]
+fn lost_segment_is_fast_retransmitted() {
+    let mut a = Kcp::new(1, &cfg(false)).unwrap();
+    let mut b = Kcp::new(1, &cfg(false)).unwrap();
+    for i in 0..4u8 {
+        a.send(&[i; 1300]).unwrap();
+    }
+    let d = flush(&mut a, 0);
+    assert_eq!(d.len(), 4);
+    deliver(&mut b, 10, &d[1..]); // sn 0 lost
+    deliver(&mut a, 20, &flush(&mut b, 10));
+    // ACKs for 1, 2, 3 -> fastack(0) = 3 >= resend 2: retransmitted at the next flush, long before the RTO.
+    let again = flush(&mut a, 21);
+    let sns: Vec<u32> = again
+        .iter()
+        .flat_map(|x| segments(x).map(|s| s.unwrap().0.sn))
+        .collect();
+    assert_eq!(sns, vec![0]);
+    assert_eq!(a.stats().fast_retrans_segs, 1);
+    deliver(&mut b, 30, &again);
+    let mut n = 0;
+    while let Some(x) = b.recv_bytes() {
+        assert_eq!(x[0], n);
+        n += 1;
+    }
+    assert_eq!(n, 4);
+}
+
+#[test]
+fn timeout_backs_off_and_marks_dead_link() {
+    let mut a = Kcp::new(1, &cfg(false)).unwrap();
+    a.set_dead_link(4);
+    a.send(b"lost forever").unwrap();
+    let mut now = 0u32;
+    let mut sends = Vec::new();
+    while now < 10_000 {
+        let mut n = 0;
+        a.update(now, |_| n += 1);
+        if n > 0 {
+            sends.push(now);
+        }
+        now = a.check(now).max(now + 1);
+    }
+    // First send, then timeouts at rto (200), growing by rto/2 each time (nodelay).
+    assert_eq!(&sends[..4], &[0, 200, 500, 900]);
+    assert!(a.is_dead());
+    assert!(a.stats().lost_segs >= 3);
+}
+
+#[test]
+fn zero_window_probe_and_reopen() {
+    let small = KcpConfig {
+        rcv_wnd: 2,
+        ..cfg(false)
+    };
+    let mut a = Kcp::new(1, &cfg(false)).unwrap();
+    let mut b = Kcp::new(1, &small).unwrap();
+    for _ in 0..4 {
+        a.send(b"m").unwrap();
+    }
+    // Peer window is 32 initially: all four go out; b queues two and holds two in rcv_buf.
+    deliver(&mut b, 1, &flush(&mut a, 0));
+    let ack = flush(&mut b, 1);
+    let h = segments(&ack[0]).next().unwrap().unwrap().0;
+    assert_eq!(h.wnd, 0);
+    deliver(&mut a, 2, &ack);
+    assert_eq!(a.stats().rmt_wnd, 0);
+    assert!(!a.can_send());
+    // Reading reopens the window and makes b announce it with WINS (segments 2 and 3 waited in rcv_buf).
+    for _ in 0..4 {
+        assert!(b.recv_bytes().is_some());
+    }
+    let tell = flush(&mut b, 3);
+    let cmds: Vec<Cmd> = tell
+        .iter()
+        .flat_map(|x| segments(x).map(|s| s.unwrap().0.cmd))
+        .collect();
+    assert_eq!(cmds, vec![Cmd::Wins]);
+    deliver(&mut a, 4, &tell);
+    assert_eq!(a.stats().rmt_wnd, 2);
+}
+
+#[test]
+fn wask_is_sent_after_probe_wait() {
+    let mut a = Kcp::new(1, &cfg(false)).unwrap();
+    let mut zero = [0u8; OVERHEAD];
+    SegmentHeader {
+        wnd: 0,
+        ..header(1, Cmd::Wins, 0, 0, 0)
+    }
+    .encode(&mut zero);
+    a.input(0, &zero, true).unwrap();
+    assert!(flush(&mut a, 0).is_empty());
+    assert!(flush(&mut a, 6_999).is_empty());
+    let p = flush(&mut a, 7_000);
+    let cmds: Vec<Cmd> = p
+        .iter()
+        .flat_map(|x| segments(x).map(|s| s.unwrap().0.cmd))
+        .collect();
+    assert_eq!(cmds, vec![Cmd::Wask]);
+}
+
+#[test]
+fn reserved_prefix_is_left_for_the_envelope() {
+    let c = KcpConfig {
+        reserved: 28,
+        mtu: 1350,
+        ..cfg(true)
+    };
+    let mut a = Kcp::new(1, &c).unwrap();
+    assert_eq!(a.mss(), 1298);
+    a.send(&vec![1u8; 3000]).unwrap();
+    let mut lens = Vec::new();
+    a.flush(0, |d| {
+        d[..28].fill(0xee); // the envelope writes its headers in place
+        lens.push(d.len());
+        let segs: Vec<_> = segments(&d[28..]).collect::<Result<_, _>>().unwrap();
+        assert_eq!(segs.len(), 1);
+    });
+    assert_eq!(lens, vec![1350, 1350, 28 + 24 + 404]);
+}
+
+#[test]
+fn fec_recovered_input_does_not_touch_rtt_or_window() {
+    let mut a = Kcp::new(1, &cfg(false)).unwrap();
+    let mut b = Kcp::new(1, &cfg(false)).unwrap();
+    a.send(b"x").unwrap();
+    deliver(&mut b, 0, &flush(&mut a, 0));
+    let ack = flush(&mut b, 0);
+    for d in &ack {
+        a.input(50, d, false).unwrap();
+    }
+    let s = a.stats();
+    assert_eq!((s.srtt, s.rmt_wnd, s.snd_una), (0, 32, 1));
+}
+
+#[test]
+fn clock_wraps_cleanly() {
+    let mut a = Kcp::new(1, &cfg(false)).unwrap();
+    let mut b = Kcp::new(1, &cfg(false)).unwrap();
+    let mut now = u32::MAX - 15;
+    for i in 0..10u8 {
+        a.send(&[i]).unwrap();
+        deliver(&mut b, now.wrapping_add(2), &flush(&mut a, now));
+        deliver(
+            &mut a,
+            now.wrapping_add(4),
+            &flush(&mut b, now.wrapping_add(2)),
+        );
+        now = now.wrapping_add(5);
+        assert_eq!(b.recv_bytes().unwrap()[0], i);
+    }
+    assert_eq!(a.stats().srtt, 4);
+    assert_eq!(a.wait_snd(), 0);
+    assert!(a.check(now).wrapping_sub(now) <= 10);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, ..Default::default() })]
+    /// Arbitrary bytes never panic; rejected datagrams change nothing.
+    #[test]
+    fn arbitrary_input_never_panics(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300), conv_hit in proptest::prelude::any::<bool>()) {
+        let mut k = Kcp::new(0x0403_0201, &cfg(false)).unwrap();
+        let mut data = data;
+        if conv_hit && data.len() >= 4 {
+            data[..4].copy_from_slice(&0x0403_0201u32.to_le_bytes());
+        }
+        let before = format!("{:?}", k.stats());
+        match k.input(7, &data, true) {
+            Ok(()) => {}
+            Err(_) => {
+                let mut s = k.stats();
+                s.in_errors = 0;
+                proptest::prop_assert_eq!(format!("{s:?}"), before);
+            }
+        }
+        k.flush(8, |_| {});
+        let _ = k.recv_bytes();
+    }
+}

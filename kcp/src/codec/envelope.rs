@@ -437,7 +437,7 @@ impl Codec {
         }
         if self.fec_dec.is_none() {
             // kcp-go creates a 1/1 decoder on the first FEC packet and lets autotune correct it.
-            self.fec_dec = FecDecoder::new(1, 1, &self.fec_limits).ok();
+            self.fec_dec = Some(FecDecoder::new_untuned(&self.fec_limits));
         }
         let Some(dec) = self.fec_dec.as_mut() else {
             return empty;

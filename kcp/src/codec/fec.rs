@@ -301,6 +301,8 @@ pub struct FecDecoder {
     /// Data shards rebuilt by the last call.
     recovered: Vec<Vec<u8>>,
     autotune: AutoTune,
+    /// Whether the shard counts are known to be the peer's: configured, or confirmed by autotune.
+    trusted: bool,
     rs: ReedSolomon,
 }
 
@@ -329,8 +331,19 @@ impl FecDecoder {
             work: (0..n).map(|_| (Vec::new(), false)).collect(),
             recovered: Vec::new(),
             autotune: AutoTune::new(),
+            trusted: true,
             rs,
         })
+    }
+
+    /// A decoder for a peer whose shard counts are unknown (FEC off locally, peer sends FEC). kcp-go starts
+    /// such a decoder at 1/1; so do we, but it rebuilds nothing until autotune has seen the peer's pattern:
+    /// a 1/1 reconstruction of another code's parity yields plausible-looking garbage (e.g. the XOR of
+    /// three KCP segments, conv intact), which must never reach KCP.
+    pub fn new_untuned(limits: &FecLimits) -> Self {
+        let mut d = FecDecoder::new(1, 1, limits).expect("1/1 is a valid code");
+        d.trusted = false;
+        d
     }
 
     /// Current (data, parity) shard counts.
@@ -387,7 +400,7 @@ impl FecDecoder {
         self.autotune.sample(is_data, seqid);
         let n = self.data_shards + self.parity_shards;
         let expect_data = (seqid as usize % n) < self.data_shards;
-        if expect_data != is_data {
+        if expect_data != is_data || !self.trusted {
             ev.retuned = self.retune();
         }
 
@@ -448,6 +461,7 @@ impl FecDecoder {
         let hi = (lo + n).min(self.rx.len());
         let mut first = None;
         let (mut count, mut data_count, mut max) = (0, 0, 0);
+        let mut consistent = true;
         for i in lo..hi {
             let s = &self.rx[i];
             if seq_diff(s.seqid, end) > 0 {
@@ -458,12 +472,16 @@ impl FecDecoder {
                 count += 1;
                 data_count += usize::from(s.is_data);
                 max = max.max(s.shard.len());
+                consistent &=
+                    s.is_data == ((s.seqid.wrapping_sub(begin) as usize) < self.data_shards);
             }
         }
         let Some(first) = first else { return };
         if data_count == self.data_shards {
             self.free_range(first, count);
-        } else if count >= self.data_shards {
+        } else if count >= self.data_shards && consistent && self.trusted {
+            // Unlike kcp-go, a group whose flags contradict our shard counts (a peer with other counts, before
+            // autotune catches up) is not reconstructed: it would only yield garbage. It ages out instead.
             self.reconstruct(first, count, begin, max);
             self.free_range(first, count);
         }
@@ -521,6 +539,7 @@ impl FecDecoder {
             return false;
         }
         if (d, p) == (self.data_shards, self.parity_shards) {
+            self.trusted = true;
             return false;
         }
         let Ok(rs) = new_rs(d, p) else { return false };
@@ -529,6 +548,7 @@ impl FecDecoder {
         self.parity_shards = p;
         self.rx_limit = self.limits.rx_multiple.max(1) * (d + p);
         self.work = (0..d + p).map(|_| (Vec::new(), false)).collect();
+        self.trusted = true;
         true
     }
 }

@@ -48,6 +48,10 @@ pub struct Config {
     pub dscp: Option<u8>,
     /// A session that receives nothing for this long ends with [`std::io::ErrorKind::TimedOut`].
     pub idle_timeout: Option<Duration>,
+    /// After a stream is dropped and its data acknowledged, the session keeps acknowledging the peer's
+    /// retransmissions until it has heard nothing for this long (KCP has no close handshake: without
+    /// this, a lost final ACK would leave the peer retransmitting to nobody).
+    pub close_linger: Duration,
     /// Segments a writer may queue beyond the send window before writes wait.
     pub write_queue: u16,
     /// Listener: most sessions at once; datagrams that would open more are dropped.
@@ -73,6 +77,7 @@ impl Default for Config {
             socket_send_buffer: 4 << 20,
             dscp: None,
             idle_timeout: Some(Duration::from_secs(60)),
+            close_linger: Duration::from_millis(1000),
             write_queue: 128,
             max_sessions: 65_536,
             accept_backlog: 128,

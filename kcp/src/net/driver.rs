@@ -1,7 +1,7 @@
 //! The per-socket driver: one task that owns the socket, receives in batches, routes datagrams to
 //! sessions, runs every session's timers from one heap, and sends everything the cores emit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,6 +46,11 @@ pub(crate) struct Inner {
     touched: Vec<usize>,
     role: Role,
     idle_ms: Option<u64>,
+    linger_ms: u64,
+    /// Listener: recently ended sessions, `(peer, conv)` -> until when their stray datagrams are dropped
+    /// instead of opening a new session (kcp-go would re-create a session with the old conv).
+    ended: HashMap<SocketAddr, (u32, u64)>,
+    ended_order: VecDeque<(SocketAddr, u64)>,
 }
 
 /// The driver task.
@@ -57,7 +62,9 @@ pub(crate) struct Driver {
 impl Driver {
     pub(crate) fn new(udp: Udp, shared: Arc<EndpointShared>, config: Arc<Config>, role: Role) -> io::Result<Self> {
         let crypt = Crypt::new(&config)?;
-        let idle_ms = config.idle_timeout.map(|d| d.as_millis().min(u128::from(u64::MAX / 2)) as u64);
+        let ms = |d: Duration| d.as_millis().min(u128::from(u64::MAX / 4)) as u64;
+        let idle_ms = config.idle_timeout.map(ms);
+        let linger_ms = ms(config.close_linger);
         Ok(Driver {
             udp,
             inner: Inner {
@@ -70,6 +77,9 @@ impl Driver {
                 touched: Vec::new(),
                 role,
                 idle_ms,
+                linger_ms,
+                ended: HashMap::new(),
+                ended_order: VecDeque::new(),
             },
         })
     }
@@ -250,7 +260,12 @@ impl Inner {
         let Role::Listener { accept, .. } = &self.role else {
             return None;
         };
-        if accept.capacity() == 0 || self.sessions.len() >= self.config.max_sessions || accept.is_closed() {
+        let quarantined = self.ended.get(&src).is_some_and(|&(c, until)| c == conv && now < until);
+        if quarantined
+            || accept.capacity() == 0
+            || self.sessions.len() >= self.config.max_sessions
+            || accept.is_closed()
+        {
             snmp().in_errs.fetch_add(1, Ordering::Relaxed);
             return None;
         }
@@ -326,7 +341,7 @@ impl Inner {
             Some(EndReason::DeadLink)
         } else if idle_at.is_some_and(|t| now >= t) {
             Some(EndReason::IdleTimeout)
-        } else if st.released && core.wait_snd() == 0 {
+        } else if st.released && core.wait_snd() == 0 && now >= st.last_recv.saturating_add(self.linger_ms) {
             Some(EndReason::Closed)
         } else {
             None
@@ -344,6 +359,9 @@ impl Inner {
         };
         if let Some(t) = idle_at {
             deadline = deadline.min(t);
+        }
+        if st.released {
+            deadline = deadline.min(st.last_recv.saturating_add(self.linger_ms));
         }
         if deadline != u64::MAX {
             deadline = deadline.max(now + 1);
@@ -366,6 +384,7 @@ impl Inner {
             if by_addr.get(&sess.remote) == Some(&key) {
                 by_addr.remove(&sess.remote);
             }
+            self.quarantine(sess.remote, sess.conv);
         }
         let mut st = sess.lock();
         if st.end(reason, &self.shared) {
@@ -381,6 +400,23 @@ impl Inner {
                 "kcp session end"
             );
         }
+    }
+
+    /// Remembers an ended session so late datagrams of its conversation do not open a new one.
+    fn quarantine(&mut self, remote: SocketAddr, conv: u32) {
+        let now = self.shared.now_ms();
+        while let Some(&(addr, until)) = self.ended_order.front() {
+            if until > now && self.ended_order.len() < self.config.max_sessions.max(1) {
+                break;
+            }
+            self.ended_order.pop_front();
+            if self.ended.get(&addr).is_some_and(|&(_, u)| u == until) {
+                self.ended.remove(&addr);
+            }
+        }
+        let until = now + self.idle_ms.unwrap_or(30_000).min(30_000);
+        self.ended.insert(remote, (conv, until));
+        self.ended_order.push_back((remote, until));
     }
 
     fn count_out(&self) {

@@ -105,3 +105,24 @@ pub fn go_peer() -> Result<PathBuf, String> {
         _ => panic!("building the kcp-go peer failed: {}", String::from_utf8_lossy(&status.stderr)),
     }
 }
+
+/// Raises this process's soft open-file limit to at least `want` (up to the hard limit) with util-linux
+/// `prlimit`, for tests that open many sockets. Returns the soft limit in force afterwards.
+pub fn raise_nofile(want: u64) -> u64 {
+    let read = || -> u64 {
+        std::fs::read_to_string("/proc/self/limits")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("Max open files"))
+                    .and_then(|l| l.split_whitespace().nth(3).and_then(|v| v.parse().ok()))
+            })
+            .unwrap_or(1024)
+    };
+    if read() < want {
+        let _ = Command::new("prlimit")
+            .args(["--pid", &std::process::id().to_string(), &format!("--nofile={want}:")])
+            .output();
+    }
+    read()
+}

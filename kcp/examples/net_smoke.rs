@@ -4,7 +4,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let cfg = Config { crypt: CryptKind::None, fec_data_shards: 0, fec_parity_shards: 0, ..Config::default() };
+    let cfg = Config {
+        crypt: CryptKind::None,
+        fec_data_shards: 0,
+        fec_parity_shards: 0,
+        ..Config::default()
+    };
     let l = KcpListener::bind("127.0.0.1:0", cfg.clone()).await?;
     let addr = l.local_addr()?;
     let srv = tokio::spawn(async move {

@@ -15,7 +15,11 @@ const BURST: u64 = 500;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_datagrams_open_no_session_and_are_counted() {
-    let cfg = Config { crypt: CryptKind::Aes256, key: [3; 32], ..Config::default() };
+    let cfg = Config {
+        crypt: CryptKind::Aes256,
+        key: [3; 32],
+        ..Config::default()
+    };
     let listener = KcpListener::bind("127.0.0.1:0", cfg).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let before = snmp().snapshot();
@@ -40,10 +44,18 @@ async fn random_datagrams_open_no_session_and_are_counted() {
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(60), work).await.expect("listener did not count every datagram");
+    tokio::time::timeout(Duration::from_secs(60), work)
+        .await
+        .expect("listener did not count every datagram");
     let after = snmp().snapshot();
     assert_eq!(after.in_csum_errors - before.in_csum_errors, DATAGRAMS);
-    assert_eq!(after.passive_opens, before.passive_opens, "a random datagram opened a session");
+    assert_eq!(
+        after.passive_opens, before.passive_opens,
+        "a random datagram opened a session"
+    );
     assert_eq!(listener.live_sessions(), 0);
-    assert_eq!(after.in_pkts, before.in_pkts, "a random datagram reached KCP");
+    assert_eq!(
+        after.in_pkts, before.in_pkts,
+        "a random datagram reached KCP"
+    );
 }

@@ -22,14 +22,29 @@ const CASES: [(&str, CryptKind, usize, usize); 4] = [
 ];
 
 fn peer_args(crypt: &str, ds: usize, ps: usize) -> Vec<String> {
-    ["-crypt", crypt, "-ds", &ds.to_string(), "-ps", &ps.to_string(), "-mode", "fast3"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    [
+        "-crypt",
+        crypt,
+        "-ds",
+        &ds.to_string(),
+        "-ps",
+        &ps.to_string(),
+        "-mode",
+        "fast3",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 /// kcp-go echo server, our client.
-async fn go_server_our_client(peer: &std::path::Path, name: &str, kind: CryptKind, ds: usize, ps: usize) {
+async fn go_server_our_client(
+    peer: &std::path::Path,
+    name: &str,
+    kind: CryptKind,
+    ds: usize,
+    ps: usize,
+) {
     let mut child = Command::new(peer)
         .args(["-role", "echo", "-addr", "127.0.0.1:0"])
         .args(peer_args(name, ds, ps))
@@ -38,9 +53,18 @@ async fn go_server_our_client(peer: &std::path::Path, name: &str, kind: CryptKin
         .spawn()
         .expect("start kcp-go peer");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let line = lines.next_line().await.expect("peer output").expect("peer exited");
-    let addr = line.strip_prefix("LISTEN ").expect("LISTEN line").to_string();
-    let stream = KcpStream::connect(addr, config(kind, ds, ps)).await.unwrap();
+    let line = lines
+        .next_line()
+        .await
+        .expect("peer output")
+        .expect("peer exited");
+    let addr = line
+        .strip_prefix("LISTEN ")
+        .expect("LISTEN line")
+        .to_string();
+    let stream = KcpStream::connect(addr, config(kind, ds, ps))
+        .await
+        .unwrap();
     let (mut r, mut w) = split(stream);
     let writer = tokio::spawn(async move {
         let crc = send_seeded(&mut w, LEN, 7).await.unwrap();
@@ -48,13 +72,24 @@ async fn go_server_our_client(peer: &std::path::Path, name: &str, kind: CryptKin
     });
     let got = recv_crc(&mut r, LEN).await.unwrap();
     let (sent, _w) = writer.await.unwrap();
-    assert_eq!(got, sent, "echo from kcp-go differs ({name}, fec {ds}/{ps})");
+    assert_eq!(
+        got, sent,
+        "echo from kcp-go differs ({name}, fec {ds}/{ps})"
+    );
     child.kill().await.ok();
 }
 
 /// Our echo server, kcp-go client (`echocheck` sends, reads back and compares).
-async fn our_server_go_client(peer: &std::path::Path, name: &str, kind: CryptKind, ds: usize, ps: usize) {
-    let listener = KcpListener::bind("127.0.0.1:0", config(kind, ds, ps)).await.unwrap();
+async fn our_server_go_client(
+    peer: &std::path::Path,
+    name: &str,
+    kind: CryptKind,
+    ds: usize,
+    ps: usize,
+) {
+    let listener = KcpListener::bind("127.0.0.1:0", config(kind, ds, ps))
+        .await
+        .unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
         let (s, _) = listener.accept().await.unwrap();
@@ -64,7 +99,16 @@ async fn our_server_go_client(peer: &std::path::Path, name: &str, kind: CryptKin
         w.flush().await.ok();
     });
     let out = Command::new(peer)
-        .args(["-role", "echocheck", "-addr", &addr.to_string(), "-bytes", &LEN.to_string(), "-seed", "9"])
+        .args([
+            "-role",
+            "echocheck",
+            "-addr",
+            &addr.to_string(),
+            "-bytes",
+            &LEN.to_string(),
+            "-seed",
+            "9",
+        ])
         .args(peer_args(name, ds, ps))
         .kill_on_drop(true)
         .output()
@@ -89,11 +133,17 @@ async fn echo_10mib_with_kcp_go_both_directions() {
         }
     };
     for (name, kind, ds, ps) in CASES {
-        tokio::time::timeout(Duration::from_secs(60), go_server_our_client(&peer, name, kind, ds, ps))
-            .await
-            .unwrap_or_else(|_| panic!("kcp-go server, {name} fec {ds}/{ps}: timed out"));
-        tokio::time::timeout(Duration::from_secs(60), our_server_go_client(&peer, name, kind, ds, ps))
-            .await
-            .unwrap_or_else(|_| panic!("kcp-go client, {name} fec {ds}/{ps}: timed out"));
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            go_server_our_client(&peer, name, kind, ds, ps),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("kcp-go server, {name} fec {ds}/{ps}: timed out"));
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            our_server_go_client(&peer, name, kind, ds, ps),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("kcp-go client, {name} fec {ds}/{ps}: timed out"));
     }
 }

@@ -23,7 +23,9 @@ fn small() -> Config {
 async fn writes_wait_when_window_and_queue_are_full() {
     let cfg = small();
     let listener = KcpListener::bind("127.0.0.1:0", cfg.clone()).await.unwrap();
-    let mut client = KcpStream::connect(listener.local_addr().unwrap(), cfg.clone()).await.unwrap();
+    let mut client = KcpStream::connect(listener.local_addr().unwrap(), cfg.clone())
+        .await
+        .unwrap();
     client.write_all(b"x").await.unwrap();
     let (mut server, _) = listener.accept().await.unwrap();
     let chunk = vec![7u8; 16 * 1024];
@@ -38,9 +40,14 @@ async fn writes_wait_when_window_and_queue_are_full() {
     }
     let mss = (cfg.mtu - 24 - 28) as u64;
     // Our send window + write queue + the peer's receive window, in segments.
-    let bound = (u64::from(cfg.send_window) + u64::from(cfg.write_queue) + u64::from(cfg.recv_window) + 1) * mss;
+    let bound =
+        (u64::from(cfg.send_window) + u64::from(cfg.write_queue) + u64::from(cfg.recv_window) + 1)
+            * mss;
     assert!(written <= bound, "accepted {written} bytes, bound {bound}");
-    assert!(written >= u64::from(cfg.recv_window) * mss, "only {written} bytes moved before blocking");
+    assert!(
+        written >= u64::from(cfg.recv_window) * mss,
+        "only {written} bytes moved before blocking"
+    );
     let st = client.stats();
     assert!(st.wait_snd as usize <= usize::from(cfg.send_window) + usize::from(cfg.write_queue));
     // Drain on the server while the client goes on writing: it must make progress again.
@@ -53,8 +60,14 @@ async fn writes_wait_when_window_and_queue_are_full() {
         total
     });
     let more = vec![9u8; 1 << 20];
-    tokio::time::timeout(Duration::from_secs(30), client.write_all(&more)).await.unwrap().unwrap();
-    let total = tokio::time::timeout(Duration::from_secs(30), reader).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(30), client.write_all(&more))
+        .await
+        .unwrap()
+        .unwrap();
+    let total = tokio::time::timeout(Duration::from_secs(30), reader)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(total >= written + (1 << 20));
 }
 
@@ -63,9 +76,14 @@ async fn writes_wait_when_window_and_queue_are_full() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vanished_peer_ends_reads_and_writes_with_timeout() {
     let idle = Duration::from_millis(1500);
-    let cfg = Config { idle_timeout: Some(idle), ..small() };
+    let cfg = Config {
+        idle_timeout: Some(idle),
+        ..small()
+    };
     let listener = KcpListener::bind("127.0.0.1:0", cfg.clone()).await.unwrap();
-    let client = KcpStream::connect(listener.local_addr().unwrap(), cfg).await.unwrap();
+    let client = KcpStream::connect(listener.local_addr().unwrap(), cfg)
+        .await
+        .unwrap();
     let (mut r, mut w) = tokio::io::split(client);
     w.write_all(b"hello").await.unwrap();
     let (mut server, _) = listener.accept().await.unwrap();
@@ -89,8 +107,14 @@ async fn vanished_peer_ends_reads_and_writes_with_timeout() {
         }
     });
     let bound = idle + Duration::from_millis(1500);
-    let (rk, rt) = tokio::time::timeout(bound * 2, reader).await.expect("read never failed").unwrap();
-    let (wk, wt) = tokio::time::timeout(bound * 2, writer).await.expect("write never failed").unwrap();
+    let (rk, rt) = tokio::time::timeout(bound * 2, reader)
+        .await
+        .expect("read never failed")
+        .unwrap();
+    let (wk, wt) = tokio::time::timeout(bound * 2, writer)
+        .await
+        .expect("write never failed")
+        .unwrap();
     assert_eq!(rk, std::io::ErrorKind::TimedOut);
     assert_eq!(wk, std::io::ErrorKind::TimedOut);
     assert!(rt <= bound, "read failed after {rt:?}, bound {bound:?}");
@@ -102,7 +126,10 @@ async fn vanished_peer_ends_reads_and_writes_with_timeout() {
 async fn ended_sessions_and_their_tasks_are_freed() {
     let metrics = tokio::runtime::Handle::current().metrics();
     let baseline = metrics.num_alive_tasks();
-    let cfg = Config { close_linger: Duration::from_millis(100), ..small() };
+    let cfg = Config {
+        close_linger: Duration::from_millis(100),
+        ..small()
+    };
     let listener = KcpListener::bind("127.0.0.1:0", cfg.clone()).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut clients = Vec::new();
@@ -131,24 +158,37 @@ async fn ended_sessions_and_their_tasks_are_freed() {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(10), freed).await.unwrap_or_else(|_| {
-        panic!("live sessions {}, tasks {} (baseline {baseline})", listener.live_sessions(), metrics.num_alive_tasks())
-    });
+    tokio::time::timeout(Duration::from_secs(10), freed)
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "live sessions {}, tasks {} (baseline {baseline})",
+                listener.live_sessions(),
+                metrics.num_alive_tasks()
+            )
+        });
     drop(listener);
     let gone = async {
         while metrics.num_alive_tasks() != baseline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(5), gone).await.expect("listener driver did not exit");
+    tokio::time::timeout(Duration::from_secs(5), gone)
+        .await
+        .expect("listener driver did not exit");
 }
 
 /// Message mode keeps boundaries, including messages of several segments.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn message_mode_keeps_boundaries() {
-    let cfg = Config { stream_mode: false, ..small() };
+    let cfg = Config {
+        stream_mode: false,
+        ..small()
+    };
     let listener = KcpListener::bind("127.0.0.1:0", cfg.clone()).await.unwrap();
-    let client = KcpStream::connect(listener.local_addr().unwrap(), cfg).await.unwrap();
+    let client = KcpStream::connect(listener.local_addr().unwrap(), cfg)
+        .await
+        .unwrap();
     let sizes = [1usize, 100, 1297, 1298, 1299, 5000, 20_000];
     for (i, &n) in sizes.iter().enumerate() {
         client.send_msg(&vec![i as u8; n]).await.unwrap();
@@ -162,7 +202,14 @@ async fn message_mode_keeps_boundaries() {
     }
     let mut tiny = [0u8; 10];
     client.send_msg(&[1u8; 11]).await.unwrap();
-    let e = server.recv_msg(&mut tiny).await.expect_err("too small a buffer");
+    let e = server
+        .recv_msg(&mut tiny)
+        .await
+        .expect_err("too small a buffer");
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
-    assert_eq!(server.recv_msg(&mut buf).await.unwrap(), 11, "the message stays queued");
+    assert_eq!(
+        server.recv_msg(&mut buf).await.unwrap(),
+        11,
+        "the message stays queued"
+    );
 }

@@ -31,7 +31,11 @@ fn cfg() -> Config {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_sessions_one_mib_each() {
     let limit = raise_nofile(4096);
-    assert!(limit >= SESSIONS as u64 + 100, "need {} open files, have {limit}", SESSIONS + 100);
+    assert!(
+        limit >= SESSIONS as u64 + 100,
+        "need {} open files, have {limit}",
+        SESSIONS + 100
+    );
     let listener = KcpListener::bind("127.0.0.1:0", cfg()).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let work = async {
@@ -58,7 +62,11 @@ async fn thousand_sessions_one_mib_each() {
                     let sent = send_seeded(&mut s, LEN, 1000 + i).await.unwrap();
                     let mut echo = [0u8; 4];
                     s.read_exact(&mut echo).await.unwrap();
-                    assert_eq!(u32::from_le_bytes(echo), sent, "session {i}: server saw different bytes");
+                    assert_eq!(
+                        u32::from_le_bytes(echo),
+                        sent,
+                        "session {i}: server saw different bytes"
+                    );
                 });
             }
             let mut done = 0;
@@ -71,7 +79,9 @@ async fn thousand_sessions_one_mib_each() {
         let ((), done) = tokio::join!(server, clients);
         assert_eq!(done, SESSIONS);
     };
-    tokio::time::timeout(Duration::from_secs(150), work).await.expect("1,000 sessions took too long");
+    tokio::time::timeout(Duration::from_secs(150), work)
+        .await
+        .expect("1,000 sessions took too long");
     // All streams are gone and everything was acknowledged: the listener holds nothing.
     tokio::time::timeout(Duration::from_secs(10), async {
         while listener.live_sessions() != 0 {

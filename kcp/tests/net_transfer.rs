@@ -53,14 +53,20 @@ async fn both_directions(cfg: Config, len: u64) {
 }
 
 fn size(default: u64) -> u64 {
-    std::env::var("KCP_TEST_BYTES").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+    std::env::var("KCP_TEST_BYTES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_directions_crypt_none() {
-    tokio::time::timeout(Duration::from_secs(120), both_directions(config(CryptKind::None, 0, 0), size(64 << 20)))
-        .await
-        .expect("transfer took too long");
+    tokio::time::timeout(
+        Duration::from_secs(120),
+        both_directions(config(CryptKind::None, 0, 0), size(64 << 20)),
+    )
+    .await
+    .expect("transfer took too long");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,15 +82,21 @@ async fn both_directions_aes_fec_10_3() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "1 GiB each way; run by hand with --release -- --ignored"]
 async fn gib_both_directions_crypt_none() {
-    tokio::time::timeout(Duration::from_secs(600), both_directions(config(CryptKind::None, 0, 0), 1 << 30))
-        .await
-        .expect("transfer took too long");
+    tokio::time::timeout(
+        Duration::from_secs(600),
+        both_directions(config(CryptKind::None, 0, 0), 1 << 30),
+    )
+    .await
+    .expect("transfer took too long");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "1 GiB each way; run by hand with --release -- --ignored"]
 async fn gib_both_directions_aes_fec_10_3() {
-    tokio::time::timeout(Duration::from_secs(600), both_directions(config(CryptKind::Aes256, 10, 3), 1 << 30))
-        .await
-        .expect("transfer took too long");
+    tokio::time::timeout(
+        Duration::from_secs(600),
+        both_directions(config(CryptKind::Aes256, 10, 3), 1 << 30),
+    )
+    .await
+    .expect("transfer took too long");
 }

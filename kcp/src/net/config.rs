@@ -92,7 +92,12 @@ impl Config {
     }
 
     pub(crate) fn validate(&self) -> std::io::Result<()> {
-        let bad = |m: &str| Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, m.to_string()));
+        let bad = |m: &str| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                m.to_string(),
+            ))
+        };
         if !(50..=super::udp::MAX_DATAGRAM).contains(&self.mtu) {
             return bad("mtu must be within 50..=1500");
         }

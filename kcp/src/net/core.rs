@@ -31,8 +31,14 @@ impl Core {
             reserved,
             ack_nodelay: cfg.ack_nodelay,
         };
-        let kcp = Kcp::new(conv, &kcfg).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        Ok(Core { kcp, leftover: Bytes::new(), rcv_wnd: usize::from(cfg.recv_window), folded: Stats::default() })
+        let kcp = Kcp::new(conv, &kcfg)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        Ok(Core {
+            kcp,
+            leftover: Bytes::new(),
+            rcv_wnd: usize::from(cfg.recv_window),
+            folded: Stats::default(),
+        })
     }
 
     pub(crate) fn mss(&self) -> usize {
@@ -66,7 +72,8 @@ impl Core {
     /// Stream read: fills `buf` from as many segments as are ready. Returns the bytes copied and
     /// whether the receive window reopened (the peer must be told: flush soon).
     pub(crate) fn recv_stream(&mut self, buf: &mut [u8]) -> (usize, bool) {
-        let was_full = self.leftover.is_empty() && self.kcp.peek_size().is_some() && self.window_full();
+        let was_full =
+            self.leftover.is_empty() && self.kcp.peek_size().is_some() && self.window_full();
         let mut n = 0;
         while n < buf.len() {
             if self.leftover.is_empty() {
@@ -144,8 +151,14 @@ impl Core {
         Snmp::add(&s.kcp_in_errors, d(now.in_errors, last.in_errors));
         Snmp::add(&s.repeat_segs, d(now.repeat_segs, last.repeat_segs));
         Snmp::add(&s.retrans_segs, d(now.retrans_segs, last.retrans_segs));
-        Snmp::add(&s.fast_retrans_segs, d(now.fast_retrans_segs, last.fast_retrans_segs));
-        Snmp::add(&s.early_retrans_segs, d(now.early_retrans_segs, last.early_retrans_segs));
+        Snmp::add(
+            &s.fast_retrans_segs,
+            d(now.fast_retrans_segs, last.fast_retrans_segs),
+        );
+        Snmp::add(
+            &s.early_retrans_segs,
+            d(now.early_retrans_segs, last.early_retrans_segs),
+        );
         Snmp::add(&s.lost_segs, d(now.lost_segs, last.lost_segs));
         self.folded = now;
     }

@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::config::Config;
-use super::demux::{Route, route};
 use super::core::Core;
+use super::demux::{Route, route};
 use super::envelope::{Crypt, Envelope, Opened};
 use super::session::{EndReason, EndpointShared, Live, Session};
 use super::stats::{Snmp, snmp};
@@ -32,7 +32,10 @@ pub(crate) enum Role {
     /// One session to a known peer; datagrams from elsewhere are dropped.
     Client { remote: SocketAddr },
     /// Many sessions keyed by peer address.
-    Listener { accept: mpsc::Sender<(KcpStream, SocketAddr)>, by_addr: HashMap<SocketAddr, usize> },
+    Listener {
+        accept: mpsc::Sender<(KcpStream, SocketAddr)>,
+        by_addr: HashMap<SocketAddr, usize>,
+    },
 }
 
 /// Everything the driver owns besides the socket.
@@ -60,7 +63,12 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    pub(crate) fn new(udp: Udp, shared: Arc<EndpointShared>, config: Arc<Config>, role: Role) -> io::Result<Self> {
+    pub(crate) fn new(
+        udp: Udp,
+        shared: Arc<EndpointShared>,
+        config: Arc<Config>,
+        role: Role,
+    ) -> io::Result<Self> {
         let crypt = Crypt::new(&config)?;
         let ms = |d: Duration| d.as_millis().min(u128::from(u64::MAX / 4)) as u64;
         let idle_ms = config.idle_timeout.map(ms);
@@ -85,7 +93,11 @@ impl Driver {
     }
 
     /// Creates the client session (before the driver is spawned).
-    pub(crate) fn open_client(&mut self, remote: SocketAddr, conv: u32) -> io::Result<Arc<Session>> {
+    pub(crate) fn open_client(
+        &mut self,
+        remote: SocketAddr,
+        conv: u32,
+    ) -> io::Result<Arc<Session>> {
         let now = self.inner.shared.now_ms();
         let key = self.inner.insert(remote, conv, now)?;
         snmp().session_opened(true);
@@ -140,7 +152,10 @@ impl Driver {
         let now = self.inner.shared.now_ms();
         let inner = &mut self.inner;
         for _ in 0..RECV_BUDGET {
-            match self.udp.recv_batch(|src, buf| inner.on_datagram(src, buf, now)) {
+            match self
+                .udp
+                .recv_batch(|src, buf| inner.on_datagram(src, buf, now))
+            {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 // ICMP errors and the like surface here on some kernels; they do not end the socket.
@@ -173,11 +188,19 @@ impl Inner {
         let live = Live {
             core,
             envelope,
-            write_limit: usize::from(self.config.send_window) + usize::from(self.config.write_queue),
+            write_limit: usize::from(self.config.send_window)
+                + usize::from(self.config.write_queue),
         };
         let entry = self.sessions.vacant_entry();
         let key = entry.key();
-        entry.insert(Session::new(key, remote, conv, self.shared.clone(), live, now));
+        entry.insert(Session::new(
+            key,
+            remote,
+            conv,
+            self.shared.clone(),
+            live,
+            now,
+        ));
         Ok(key)
     }
 
@@ -260,7 +283,10 @@ impl Inner {
         let Role::Listener { accept, .. } = &self.role else {
             return None;
         };
-        let quarantined = self.ended.get(&src).is_some_and(|&(c, until)| c == conv && now < until);
+        let quarantined = self
+            .ended
+            .get(&src)
+            .is_some_and(|&(c, until)| c == conv && now < until);
         if quarantined
             || accept.capacity() == 0
             || self.sessions.len() >= self.config.max_sessions
@@ -274,7 +300,10 @@ impl Inner {
         let Role::Listener { accept, by_addr } = &mut self.role else {
             return None;
         };
-        if accept.try_send((KcpStream::new(sess.clone()), src)).is_err() {
+        if accept
+            .try_send((KcpStream::new(sess.clone()), src))
+            .is_err()
+        {
             // Cannot happen (capacity checked, one producer); undo cleanly anyway.
             self.sessions.remove(key);
             sess.lock().end(EndReason::Closed, &self.shared);
@@ -288,7 +317,8 @@ impl Inner {
 
     /// Sessions whose streams asked for attention.
     fn on_dirty(&mut self, now: u64) {
-        let dirty = std::mem::take(&mut *self.shared.dirty.lock().unwrap_or_else(|e| e.into_inner()));
+        let dirty =
+            std::mem::take(&mut *self.shared.dirty.lock().unwrap_or_else(|e| e.into_inner()));
         for &key in &dirty {
             if let Some(s) = self.sessions.get(key) {
                 s.unqueue();
@@ -312,7 +342,9 @@ impl Inner {
             }
         }
         let sessions = &self.sessions;
-        self.timers.compact(sessions.len(), |d, k| sessions.get(k).is_some_and(|s| s.lock().deadline == d));
+        self.timers.compact(sessions.len(), |d, k| {
+            sessions.get(k).is_some_and(|s| s.lock().deadline == d)
+        });
     }
 
     /// Flushes a session, ends it if it is finished, and re-arms its timer.
@@ -341,7 +373,10 @@ impl Inner {
             Some(EndReason::DeadLink)
         } else if idle_at.is_some_and(|t| now >= t) {
             Some(EndReason::IdleTimeout)
-        } else if st.released && core.wait_snd() == 0 && now >= st.last_recv.saturating_add(self.linger_ms) {
+        } else if st.released
+            && core.wait_snd() == 0
+            && now >= st.last_recv.saturating_add(self.linger_ms)
+        {
             Some(EndReason::Closed)
         } else {
             None

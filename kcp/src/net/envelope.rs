@@ -11,11 +11,17 @@ use super::udp::TxQueue;
 use crate::codec::{Codec, CodecConfig, CodecStats, Drop};
 
 fn codec_config(cfg: &Config) -> CodecConfig {
-    CodecConfig::new(cfg.crypt, cfg.key, cfg.fec_data_shards, cfg.fec_parity_shards)
+    CodecConfig::new(
+        cfg.crypt,
+        cfg.key,
+        cfg.fec_data_shards,
+        cfg.fec_parity_shards,
+    )
 }
 
 fn codec(cfg: &Config) -> io::Result<Codec> {
-    Codec::new(&codec_config(cfg)).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
+    Codec::new(&codec_config(cfg))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
 }
 
 /// Result of opening a datagram.
@@ -36,8 +42,14 @@ pub(crate) struct Crypt {
 impl Crypt {
     pub(crate) fn new(cfg: &Config) -> io::Result<Self> {
         // Without FEC: only the cipher part of this codec is used.
-        let cfg = Config { fec_data_shards: 0, fec_parity_shards: 0, ..cfg.clone() };
-        Ok(Crypt { codec: codec(&cfg)? })
+        let cfg = Config {
+            fec_data_shards: 0,
+            fec_parity_shards: 0,
+            ..cfg.clone()
+        };
+        Ok(Crypt {
+            codec: codec(&cfg)?,
+        })
     }
 
     pub(crate) fn open<'a>(&mut self, buf: &'a mut [u8]) -> Opened<'a> {
@@ -61,7 +73,10 @@ pub(crate) struct Envelope {
 
 impl Envelope {
     pub(crate) fn new(cfg: &Config) -> io::Result<Self> {
-        Ok(Envelope { codec: codec(cfg)?, folded: CodecStats::default() })
+        Ok(Envelope {
+            codec: codec(cfg)?,
+            folded: CodecStats::default(),
+        })
     }
 
     /// Bytes the KCP core must leave free at the front of each datagram.
@@ -101,11 +116,17 @@ impl Envelope {
         let now = *self.codec.stats();
         let s = snmp();
         let d = |a: u64, b: u64| a.wrapping_sub(b);
-        Snmp::add(&s.fec_parity_shards, d(now.fec_parity_shards, self.folded.fec_parity_shards));
+        Snmp::add(
+            &s.fec_parity_shards,
+            d(now.fec_parity_shards, self.folded.fec_parity_shards),
+        );
         let recovered = d(now.fec_recovered, self.folded.fec_recovered);
         Snmp::add(&s.fec_recovered, recovered);
         Snmp::add(&s.fec_errs, d(now.fec_errs, self.folded.fec_errs));
-        Snmp::add(&s.fec_short_shards, d(now.fec_short_shards, self.folded.fec_short_shards));
+        Snmp::add(
+            &s.fec_short_shards,
+            d(now.fec_short_shards, self.folded.fec_short_shards),
+        );
         self.folded = now;
         recovered
     }

@@ -42,19 +42,27 @@ pub struct KcpListener {
 
 impl KcpListener {
     /// Binds a UDP socket and starts its driver.
-    pub async fn bind(addr: impl tokio::net::ToSocketAddrs, config: Config) -> io::Result<KcpListener> {
+    pub async fn bind(
+        addr: impl tokio::net::ToSocketAddrs,
+        config: Config,
+    ) -> io::Result<KcpListener> {
         config.validate()?;
-        let addr = lookup_host(addr)
-            .await?
-            .next()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "address resolved to nothing"))?;
+        let addr = lookup_host(addr).await?.next().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "address resolved to nothing")
+        })?;
         let udp = Udp::bind(addr, sock_opts(&config))?;
         let shared = EndpointShared::new(udp.local_addr()?);
         let (tx, rx) = mpsc::channel(config.accept_backlog);
-        let role = Role::Listener { accept: tx, by_addr: Default::default() };
+        let role = Role::Listener {
+            accept: tx,
+            by_addr: Default::default(),
+        };
         let driver = Driver::new(udp, shared.clone(), Arc::new(config), role)?;
         tokio::spawn(driver.run());
-        Ok(KcpListener { accept: tokio::sync::Mutex::new(rx), shared })
+        Ok(KcpListener {
+            accept: tokio::sync::Mutex::new(rx),
+            shared,
+        })
     }
 
     /// Waits for the next session.

@@ -34,13 +34,21 @@ pub(crate) enum EndReason {
 impl EndReason {
     pub(crate) fn to_error(self) -> io::Error {
         match self {
-            EndReason::IdleTimeout => io::Error::new(io::ErrorKind::TimedOut, "kcp session idle timeout"),
-            EndReason::DeadLink => io::Error::new(io::ErrorKind::TimedOut, "kcp link dead: retransmissions exhausted"),
-            EndReason::Closed => io::Error::new(io::ErrorKind::NotConnected, "kcp session closed"),
-            EndReason::Replaced => {
-                io::Error::new(io::ErrorKind::ConnectionReset, "kcp session replaced by a new conversation")
+            EndReason::IdleTimeout => {
+                io::Error::new(io::ErrorKind::TimedOut, "kcp session idle timeout")
             }
-            EndReason::EndpointGone => io::Error::new(io::ErrorKind::BrokenPipe, "kcp socket closed"),
+            EndReason::DeadLink => io::Error::new(
+                io::ErrorKind::TimedOut,
+                "kcp link dead: retransmissions exhausted",
+            ),
+            EndReason::Closed => io::Error::new(io::ErrorKind::NotConnected, "kcp session closed"),
+            EndReason::Replaced => io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "kcp session replaced by a new conversation",
+            ),
+            EndReason::EndpointGone => {
+                io::Error::new(io::ErrorKind::BrokenPipe, "kcp socket closed")
+            }
         }
     }
 }
@@ -131,7 +139,10 @@ impl Session {
         now: u64,
     ) -> Arc<Self> {
         endpoint.live.fetch_add(1, Ordering::Relaxed);
-        let stats = SessionStats { conv, ..SessionStats::default() };
+        let stats = SessionStats {
+            conv,
+            ..SessionStats::default()
+        };
         Arc::new(Session {
             key,
             remote,
@@ -161,7 +172,11 @@ impl Session {
     /// Asks the driver to look at this session (flush, close, re-arm its timer).
     pub(crate) fn poke(&self) {
         if !self.queued.swap(true, Ordering::AcqRel) {
-            self.endpoint.dirty.lock().unwrap_or_else(|e| e.into_inner()).push(self.key);
+            self.endpoint
+                .dirty
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(self.key);
             self.endpoint.notify.notify_one();
         }
     }
@@ -208,7 +223,8 @@ impl State {
             }
         }
         let wait = live.core.wait_snd();
-        if self.write_waker.is_some() && (wait < live.write_limit && !self.write_shut || wait == 0) {
+        if self.write_waker.is_some() && (wait < live.write_limit && !self.write_shut || wait == 0)
+        {
             if let Some(w) = self.write_waker.take() {
                 w.wake();
             }

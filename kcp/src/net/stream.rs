@@ -49,15 +49,21 @@ impl KcpStream {
     }
 
     /// Opens a session to `addr` from a new UDP socket of its own, with a random conv.
-    pub async fn connect(addr: impl tokio::net::ToSocketAddrs, config: Config) -> io::Result<KcpStream> {
+    pub async fn connect(
+        addr: impl tokio::net::ToSocketAddrs,
+        config: Config,
+    ) -> io::Result<KcpStream> {
         config.validate()?;
-        let remote = lookup_host(addr)
-            .await?
-            .next()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "address resolved to nothing"))?;
-        let local: SocketAddr = if remote.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
-            .parse()
-            .map_err(|_| io::Error::other("unreachable: literal address"))?;
+        let remote = lookup_host(addr).await?.next().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "address resolved to nothing")
+        })?;
+        let local: SocketAddr = if remote.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        }
+        .parse()
+        .map_err(|_| io::Error::other("unreachable: literal address"))?;
         let udp = Udp::bind(local, sock_opts(&config))?;
         let shared = EndpointShared::new(udp.local_addr()?);
         let mut driver = Driver::new(udp, shared, Arc::new(config), Role::Client { remote })?;
@@ -103,14 +109,20 @@ impl KcpStream {
             return Poll::Ready(Err(reason.to_error()));
         }
         if st.write_shut {
-            return Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, "write after shutdown")));
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "write after shutdown",
+            )));
         }
         let Some(live) = st.live.as_mut() else {
             return Poll::Ready(Err(io::Error::from(io::ErrorKind::NotConnected)));
         };
         let segs = msg.len().div_ceil(live.core.mss()).max(1);
         if segs > 255 || segs > live.write_limit {
-            return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidInput, "message too large")));
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "message too large",
+            )));
         }
         if live.core.wait_snd() + segs > live.write_limit {
             st.write_waker = Some(cx.waker().clone());
@@ -130,11 +142,20 @@ impl KcpStream {
         poll_fn(|cx| self.poll_recv(cx, buf, true)).await
     }
 
-    fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8], whole: bool) -> Poll<io::Result<usize>> {
+    fn poll_recv(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        whole: bool,
+    ) -> Poll<io::Result<usize>> {
         let mut st = self.sess.lock();
         let st = &mut *st;
         if let Some(live) = st.live.as_mut() {
-            let (n, poke) = if whole { live.core.recv_msg(buf)? } else { live.core.recv_stream(buf) };
+            let (n, poke) = if whole {
+                live.core.recv_msg(buf)?
+            } else {
+                live.core.recv_stream(buf)
+            };
             if n > 0 || (whole && poke) {
                 st.stats.bytes_received += n as u64;
                 Snmp::add(&snmp().bytes_received, n as u64);
@@ -148,16 +169,27 @@ impl KcpStream {
                 return Poll::Pending;
             }
         }
-        Poll::Ready(Err(st.ended.map_or_else(|| io::Error::from(io::ErrorKind::NotConnected), |r| r.to_error())))
+        Poll::Ready(Err(st.ended.map_or_else(
+            || io::Error::from(io::ErrorKind::NotConnected),
+            |r| r.to_error(),
+        )))
     }
 }
 
 pub(crate) fn sock_opts(config: &Config) -> SockOpts {
-    SockOpts { recv_buffer: config.socket_recv_buffer, send_buffer: config.socket_send_buffer, dscp: config.dscp }
+    SockOpts {
+        recv_buffer: config.socket_recv_buffer,
+        send_buffer: config.socket_send_buffer,
+        dscp: config.dscp,
+    }
 }
 
 impl AsyncRead for KcpStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         if buf.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
@@ -173,7 +205,11 @@ impl AsyncRead for KcpStream {
 }
 
 impl AsyncWrite for KcpStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
@@ -182,7 +218,10 @@ impl AsyncWrite for KcpStream {
             return Poll::Ready(Err(reason.to_error()));
         }
         if st.write_shut {
-            return Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, "write after shutdown")));
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "write after shutdown",
+            )));
         }
         let Some(live) = st.live.as_mut() else {
             return Poll::Ready(Err(io::Error::from(io::ErrorKind::NotConnected)));

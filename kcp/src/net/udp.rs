@@ -36,7 +36,8 @@ pub(crate) struct SockOpts {
 impl Udp {
     pub(crate) fn bind(addr: SocketAddr, opts: SockOpts) -> io::Result<Self> {
         let domain = socket2::Domain::for_address(addr);
-        let sock = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+        let sock =
+            socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
         sock.set_nonblocking(true)?;
         if opts.recv_buffer > 0 {
             // Best effort, as kcp-go: the kernel clamps to its maximum.
@@ -56,7 +57,10 @@ impl Udp {
         sock.bind(&addr.into())?;
         let std: std::net::UdpSocket = sock.into();
         let state = UdpSocketState::new(UdpSockRef::from(&std))?;
-        Ok(Self { io: UdpSocket::from_std(std)?, state })
+        Ok(Self {
+            io: UdpSocket::from_std(std)?,
+            state,
+        })
     }
 
     pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -74,12 +78,17 @@ impl Udp {
             slices.extend(arena.buf.chunks_mut(stride).map(IoSliceMut::new));
             let meta = &mut arena.meta;
             let n = self.io.try_io(Interest::READABLE, || {
-                self.state.recv(UdpSockRef::from(&self.io), &mut slices, meta)
+                self.state
+                    .recv(UdpSockRef::from(&self.io), &mut slices, meta)
             })?;
             let mut count = 0;
             for (m, buf) in meta.iter().zip(slices.iter_mut()).take(n) {
                 let data = &mut buf[..m.len];
-                let seg = if m.stride == 0 { m.len.max(1) } else { m.stride };
+                let seg = if m.stride == 0 {
+                    m.len.max(1)
+                } else {
+                    m.stride
+                };
                 for d in data.chunks_mut(seg) {
                     count += 1;
                     f(m.addr, d);
@@ -153,8 +162,12 @@ impl RecvArena {
     fn new() -> Self {
         // GRO may coalesce up to 64 datagrams of one flow into one buffer.
         let stride = 64 * MAX_DATAGRAM;
-        let batch = RECV_BATCH.min(quinn_udp::BATCH_SIZE).max(1);
-        Self { buf: vec![0; stride * batch], stride, meta: vec![RecvMeta::default(); batch] }
+        let batch = RECV_BATCH.clamp(1, quinn_udp::BATCH_SIZE.max(1));
+        Self {
+            buf: vec![0; stride * batch],
+            stride,
+            meta: vec![RecvMeta::default(); batch],
+        }
     }
 }
 
@@ -189,7 +202,11 @@ impl TxQueue {
     pub(crate) fn push_copy(&mut self, dest: SocketAddr, data: &[u8]) {
         let offset = self.buf.len();
         self.buf.extend_from_slice(data);
-        self.items.push(TxItem { dest, offset, len: data.len() });
+        self.items.push(TxItem {
+            dest,
+            offset,
+            len: data.len(),
+        });
     }
 
     pub(crate) fn clear(&mut self) {

@@ -28,7 +28,11 @@ impl Rng {
 }
 
 /// Writes `len` seeded bytes; returns their CRC32.
-pub async fn send_seeded<W: AsyncWrite + Unpin>(w: &mut W, len: u64, seed: u64) -> std::io::Result<u32> {
+pub async fn send_seeded<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    len: u64,
+    seed: u64,
+) -> std::io::Result<u32> {
     let mut rng = Rng::new(seed);
     let mut crc = crc32fast::Hasher::new();
     let mut buf = vec![0u8; 32 * 1024];
@@ -102,7 +106,10 @@ pub fn go_peer() -> Result<PathBuf, String> {
     match status.status.code() {
         Some(0) => Ok(out),
         Some(2) => Err(String::from_utf8_lossy(&status.stderr).trim().to_string()),
-        _ => panic!("building the kcp-go peer failed: {}", String::from_utf8_lossy(&status.stderr)),
+        _ => panic!(
+            "building the kcp-go peer failed: {}",
+            String::from_utf8_lossy(&status.stderr)
+        ),
     }
 }
 
@@ -121,7 +128,11 @@ pub fn raise_nofile(want: u64) -> u64 {
     };
     if read() < want {
         let _ = Command::new("prlimit")
-            .args(["--pid", &std::process::id().to_string(), &format!("--nofile={want}:")])
+            .args([
+                "--pid",
+                &std::process::id().to_string(),
+                &format!("--nofile={want}:"),
+            ])
             .output();
     }
     read()

@@ -1,0 +1,233 @@
+//! State of one session, shared by its [`KcpStream`](super::KcpStream) handle and the driver.
+//!
+//! The driver owns all I/O and timers; a stream only moves bytes in and out of the KCP core under the
+//! session lock and asks the driver (through the endpoint's dirty list) to flush.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Waker;
+use std::time::Instant;
+
+use tokio::sync::Notify;
+
+use super::core::Core;
+use super::envelope::Envelope;
+use super::stats::SessionStats;
+
+/// Why a session ended; readers and writers see it as an [`io::Error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EndReason {
+    /// Nothing received for the idle timeout.
+    IdleTimeout,
+    /// A segment reached the dead-link retransmission count.
+    DeadLink,
+    /// Closed locally (stream dropped and its data delivered, or given up on).
+    Closed,
+    /// The peer opened a new conversation from the same address.
+    Replaced,
+    /// The socket failed or the endpoint went away.
+    EndpointGone,
+}
+
+impl EndReason {
+    pub(crate) fn to_error(self) -> io::Error {
+        match self {
+            EndReason::IdleTimeout => {
+                io::Error::new(io::ErrorKind::TimedOut, "kcp session idle timeout")
+            }
+            EndReason::DeadLink => io::Error::new(
+                io::ErrorKind::TimedOut,
+                "kcp link dead: retransmissions exhausted",
+            ),
+            EndReason::Closed => io::Error::new(io::ErrorKind::NotConnected, "kcp session closed"),
+            EndReason::Replaced => io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "kcp session replaced by a new conversation",
+            ),
+            EndReason::EndpointGone => {
+                io::Error::new(io::ErrorKind::BrokenPipe, "kcp socket closed")
+            }
+        }
+    }
+}
+
+/// What an endpoint's driver and its sessions share.
+#[derive(Debug)]
+pub(crate) struct EndpointShared {
+    /// Wakes the driver.
+    pub(crate) notify: Notify,
+    /// Sessions (slab keys) that asked for a flush; each at most once (see [`Session::queued`]).
+    pub(crate) dirty: Mutex<Vec<usize>>,
+    /// Millisecond clock origin for the cores.
+    pub(crate) epoch: Instant,
+    /// Set when the owning listener or client handle is gone.
+    pub(crate) closing: AtomicBool,
+    /// Sessions whose buffers are still alive.
+    pub(crate) live: AtomicUsize,
+    /// The socket's local address.
+    pub(crate) local: SocketAddr,
+}
+
+impl EndpointShared {
+    pub(crate) fn new(local: SocketAddr) -> Arc<Self> {
+        Arc::new(EndpointShared {
+            notify: Notify::new(),
+            dirty: Mutex::new(Vec::new()),
+            epoch: Instant::now(),
+            closing: AtomicBool::new(false),
+            live: AtomicUsize::new(0),
+            local,
+        })
+    }
+
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+}
+
+/// One session.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) key: usize,
+    pub(crate) remote: SocketAddr,
+    pub(crate) conv: u32,
+    pub(crate) endpoint: Arc<EndpointShared>,
+    /// In the endpoint's dirty list already.
+    queued: AtomicBool,
+    state: Mutex<State>,
+}
+
+/// Mutable session state (under the session lock).
+#[derive(Debug)]
+pub(crate) struct State {
+    /// The KCP core and envelope; `None` once the session ended, so its buffers are freed at once.
+    pub(crate) live: Option<Live>,
+    pub(crate) ended: Option<EndReason>,
+    pub(crate) read_waker: Option<Waker>,
+    pub(crate) write_waker: Option<Waker>,
+    /// The stream handle is gone: end the session once its data is delivered.
+    pub(crate) released: bool,
+    /// Writes were shut down.
+    pub(crate) write_shut: bool,
+    /// Last time a datagram was accepted (ms on the endpoint clock).
+    pub(crate) last_recv: u64,
+    /// Deadline currently in the driver's timer heap (`u64::MAX`: none).
+    pub(crate) deadline: u64,
+    /// Received input in the current receive batch (the driver flushes it once at the batch end).
+    pub(crate) in_batch: bool,
+    pub(crate) stats: SessionStats,
+}
+
+/// The parts of a session that exist only while it is open.
+#[derive(Debug)]
+pub(crate) struct Live {
+    pub(crate) core: Core,
+    pub(crate) envelope: Envelope,
+    /// Segments writers may have outstanding (send window + write queue).
+    pub(crate) write_limit: usize,
+}
+
+impl Session {
+    pub(crate) fn new(
+        key: usize,
+        remote: SocketAddr,
+        conv: u32,
+        endpoint: Arc<EndpointShared>,
+        live: Live,
+        now: u64,
+    ) -> Arc<Self> {
+        endpoint.live.fetch_add(1, Ordering::Relaxed);
+        let stats = SessionStats {
+            conv,
+            ..SessionStats::default()
+        };
+        Arc::new(Session {
+            key,
+            remote,
+            conv,
+            endpoint,
+            queued: AtomicBool::new(false),
+            state: Mutex::new(State {
+                live: Some(live),
+                ended: None,
+                read_waker: None,
+                write_waker: None,
+                released: false,
+                write_shut: false,
+                last_recv: now,
+                deadline: u64::MAX,
+                in_batch: false,
+                stats,
+            }),
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves consistent-enough state for shutdown paths.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Asks the driver to look at this session (flush, close, re-arm its timer).
+    pub(crate) fn poke(&self) {
+        if !self.queued.swap(true, Ordering::AcqRel) {
+            self.endpoint
+                .dirty
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(self.key);
+            self.endpoint.notify.notify_one();
+        }
+    }
+
+    /// Called by the driver when it takes this session off the dirty list.
+    pub(crate) fn unqueue(&self) {
+        self.queued.store(false, Ordering::Release);
+    }
+}
+
+impl State {
+    /// Ends the session: frees its buffers, records why, wakes reader and writer.
+    /// Returns false if it had already ended.
+    pub(crate) fn end(&mut self, reason: EndReason, endpoint: &EndpointShared) -> bool {
+        if self.ended.is_some() {
+            return false;
+        }
+        if let Some(live) = self.live.take() {
+            live.core.fill_stats(&mut self.stats);
+            endpoint.live.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.ended = Some(reason);
+        self.wake_all();
+        true
+    }
+
+    pub(crate) fn wake_all(&mut self) {
+        if let Some(w) = self.read_waker.take() {
+            w.wake();
+        }
+        if let Some(w) = self.write_waker.take() {
+            w.wake();
+        }
+    }
+
+    /// Wakes the reader if data is waiting, the writer if the window has room.
+    pub(crate) fn wake_ready(&mut self) {
+        let Some(live) = &self.live else {
+            return self.wake_all();
+        };
+        if self.read_waker.is_some() && live.core.readable() {
+            if let Some(w) = self.read_waker.take() {
+                w.wake();
+            }
+        }
+        let wait = live.core.wait_snd();
+        if self.write_waker.is_some() && (wait < live.write_limit && !self.write_shut || wait == 0)
+        {
+            if let Some(w) = self.write_waker.take() {
+                w.wake();
+            }
+        }
+    }
+}

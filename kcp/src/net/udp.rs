@@ -1,0 +1,216 @@
+//! Batched UDP I/O through quinn-udp: recvmmsg (+ GRO) on the way in, GSO on the way out.
+//!
+//! Outgoing datagrams are appended back to back into one [`TxQueue`]; runs of datagrams with the same
+//! destination and length (the last of a run may be shorter) go out as one GSO send.
+
+use std::cell::RefCell;
+use std::io::{self, IoSliceMut};
+use std::net::SocketAddr;
+
+use quinn_udp::{RecvMeta, Transmit, UdpSockRef, UdpSocketState};
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+
+/// Largest datagram we accept or send (kcp-go's `mtuLimit`).
+pub(crate) const MAX_DATAGRAM: usize = 1500;
+/// Datagrams per receive syscall.
+const RECV_BATCH: usize = 32;
+/// Upper bound on one GSO send (the kernel refuses more than 64 KiB in one UDP send).
+const MAX_GSO_BYTES: usize = 65_000;
+
+/// A tokio UDP socket with quinn-udp's batched send/receive state.
+#[derive(Debug)]
+pub(crate) struct Udp {
+    pub(crate) io: UdpSocket,
+    state: UdpSocketState,
+}
+
+/// Socket options applied at creation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SockOpts {
+    pub(crate) recv_buffer: usize,
+    pub(crate) send_buffer: usize,
+    pub(crate) dscp: Option<u8>,
+}
+
+impl Udp {
+    pub(crate) fn bind(addr: SocketAddr, opts: SockOpts) -> io::Result<Self> {
+        let domain = socket2::Domain::for_address(addr);
+        let sock =
+            socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+        sock.set_nonblocking(true)?;
+        if opts.recv_buffer > 0 {
+            // Best effort, as kcp-go: the kernel clamps to its maximum.
+            let _ = sock.set_recv_buffer_size(opts.recv_buffer);
+        }
+        if opts.send_buffer > 0 {
+            let _ = sock.set_send_buffer_size(opts.send_buffer);
+        }
+        if let Some(dscp) = opts.dscp {
+            // IPv4 TOS carries DSCP in its upper six bits, IPv6 traffic class unshifted (kcp-go SetDSCP).
+            let ok4 = sock.set_tos_v4(u32::from(dscp) << 2).is_ok();
+            let ok6 = addr.is_ipv6() && sock.set_tclass_v6(u32::from(dscp)).is_ok();
+            if !ok4 && !ok6 {
+                return Err(io::Error::other("cannot set DSCP"));
+            }
+        }
+        sock.bind(&addr.into())?;
+        let std: std::net::UdpSocket = sock.into();
+        let state = UdpSocketState::new(UdpSockRef::from(&std))?;
+        Ok(Self {
+            io: UdpSocket::from_std(std)?,
+            state,
+        })
+    }
+
+    pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.local_addr()
+    }
+
+    /// Receives one batch without blocking and hands every datagram to `f(source, bytes)`.
+    /// Returns the number of datagrams, or `WouldBlock` when none were waiting.
+    pub(crate) fn recv_batch(&self, mut f: impl FnMut(SocketAddr, &mut [u8])) -> io::Result<usize> {
+        RECV_ARENA.with(|arena| {
+            let mut arena = arena.borrow_mut();
+            let arena = &mut *arena;
+            let stride = arena.stride;
+            let mut slices: Vec<IoSliceMut<'_>> = Vec::with_capacity(RECV_BATCH);
+            slices.extend(arena.buf.chunks_mut(stride).map(IoSliceMut::new));
+            let meta = &mut arena.meta;
+            let n = self.io.try_io(Interest::READABLE, || {
+                self.state
+                    .recv(UdpSockRef::from(&self.io), &mut slices, meta)
+            })?;
+            let mut count = 0;
+            for (m, buf) in meta.iter().zip(slices.iter_mut()).take(n) {
+                let data = &mut buf[..m.len];
+                let seg = if m.stride == 0 {
+                    m.len.max(1)
+                } else {
+                    m.stride
+                };
+                for d in data.chunks_mut(seg) {
+                    count += 1;
+                    f(m.addr, d);
+                }
+            }
+            Ok(count)
+        })
+    }
+
+    /// Sends every datagram of `tx`, waiting for socket space when the kernel buffer is full.
+    /// Datagrams the kernel refuses for other reasons are dropped (UDP semantics; KCP retransmits).
+    pub(crate) async fn send_all(&self, tx: &mut TxQueue) -> io::Result<()> {
+        let max_segs = self.state.max_gso_segments().max(1);
+        let mut i = 0;
+        while i < tx.items.len() {
+            let first = tx.items[i];
+            let mut j = i + 1;
+            let mut bytes = first.len;
+            // Extend the run while destination and length match; a shorter datagram ends it.
+            while j < tx.items.len() && j - i < max_segs && first.len > 0 {
+                let it = tx.items[j];
+                if it.dest != first.dest || it.len > first.len || bytes + it.len > MAX_GSO_BYTES {
+                    break;
+                }
+                bytes += it.len;
+                j += 1;
+                if it.len < first.len {
+                    break;
+                }
+            }
+            let contents = &tx.buf[first.offset..first.offset + bytes];
+            let transmit = Transmit {
+                destination: first.dest,
+                ecn: None,
+                contents,
+                segment_size: (j - i > 1).then_some(first.len),
+                src_ip: None,
+            };
+            loop {
+                let res = self.io.try_io(Interest::WRITABLE, || {
+                    self.state.try_send(UdpSockRef::from(&self.io), &transmit)
+                });
+                match res {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io.writable().await?,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    // Loopback without a listener answers ICMP unreachable; other errors are transient too.
+                    Err(_) => break,
+                }
+            }
+            i = j;
+        }
+        tx.clear();
+        Ok(())
+    }
+}
+
+/// Receive buffers shared by all drivers on one thread: a batch is received and fully processed
+/// inside one synchronous call, so a thread never needs two at once, and idle endpoints cost nothing.
+struct RecvArena {
+    buf: Vec<u8>,
+    stride: usize,
+    meta: Vec<RecvMeta>,
+}
+
+thread_local! {
+    static RECV_ARENA: RefCell<RecvArena> = RefCell::new(RecvArena::new());
+}
+
+impl RecvArena {
+    fn new() -> Self {
+        // GRO may coalesce up to 64 datagrams of one flow into one buffer.
+        let stride = 64 * MAX_DATAGRAM;
+        let batch = RECV_BATCH.clamp(1, quinn_udp::BATCH_SIZE.max(1));
+        Self {
+            buf: vec![0; stride * batch],
+            stride,
+            meta: vec![RecvMeta::default(); batch],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct TxItem {
+    dest: SocketAddr,
+    offset: usize,
+    len: usize,
+}
+
+/// Outgoing datagrams, stored back to back so runs can go out as one GSO send.
+#[derive(Debug, Default)]
+pub(crate) struct TxQueue {
+    buf: Vec<u8>,
+    items: Vec<TxItem>,
+}
+
+impl TxQueue {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Appends a copy of `data` as a datagram to `dest`.
+    pub(crate) fn push_copy(&mut self, dest: SocketAddr, data: &[u8]) {
+        let offset = self.buf.len();
+        self.buf.extend_from_slice(data);
+        self.items.push(TxItem {
+            dest,
+            offset,
+            len: data.len(),
+        });
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.buf.clear();
+        self.items.clear();
+    }
+}

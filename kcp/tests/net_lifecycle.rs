@@ -1,0 +1,215 @@
+//! Session lifecycle on loopback: backpressure, a vanished peer, freeing of ended sessions, messages.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::config;
+use kcp::codec::CryptKind;
+use kcp::net::{Config, KcpListener, KcpStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn small() -> Config {
+    Config {
+        send_window: 32,
+        recv_window: 32,
+        write_queue: 16,
+        ..config(CryptKind::Aes128, 10, 3)
+    }
+}
+
+/// A reader that does not read stops the writer after a bounded amount; reading lets it go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_wait_when_window_and_queue_are_full() {
+    let cfg = small();
+    let listener = KcpListener::bind("127.0.0.1:0", cfg.clone()).await.unwrap();
+    let mut client = KcpStream::connect(listener.local_addr().unwrap(), cfg.clone())
+        .await
+        .unwrap();
+    client.write_all(b"x").await.unwrap();
+    let (mut server, _) = listener.accept().await.unwrap();
+    let chunk = vec![7u8; 16 * 1024];
+    let mut written = 1u64;
+    // Write until a write stays pending for a second: the peer's window and ours are full.
+    loop {
+        match tokio::time::timeout(Duration::from_secs(1), client.write(&chunk)).await {
+            Ok(n) => written += n.unwrap() as u64,
+            Err(_) => break,
+        }
+        assert!(written < 64 << 20, "writer never blocked");
+    }
+    let mss = (cfg.mtu - 24 - 28) as u64;
+    // Our send window + write queue + the peer's receive window, in segments.
+    let bound =
+        (u64::from(cfg.send_window) + u64::from(cfg.write_queue) + u64::from(cfg.recv_window) + 1)
+            * mss;
+    assert!(written <= bound, "accepted {written} bytes, bound {bound}");
+    assert!(
+        written >= u64::from(cfg.recv_window) * mss,
+        "only {written} bytes moved before blocking"
+    );
+    let st = client.stats();
+    assert!(st.wait_snd as usize <= usize::from(cfg.send_window) + usize::from(cfg.write_queue));
+    // Drain on the server while the client goes on writing: it must make progress again.
+    let reader = tokio::spawn(async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut total = 0u64;
+        while total < written + (1 << 20) {
+            total += server.read(&mut buf).await.unwrap() as u64;
+        }
+        total
+    });
+    let more = vec![9u8; 1 << 20];
+    tokio::time::timeout(Duration::from_secs(30), client.write_all(&more))
+        .await
+        .unwrap()
+        .unwrap();
+    let total = tokio::time::timeout(Duration::from_secs(30), reader)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(total >= written + (1 << 20));
+}
+
+/// The server vanishes (its socket closes): the client's blocked read and its writes fail with
+/// `TimedOut` within the idle timeout (plus scheduling slack).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vanished_peer_ends_reads_and_writes_with_timeout() {
+    let idle = Duration::from_millis(1500);
+    let cfg = Config {
+        idle_timeout: Some(idle),
+        ..small()
+    };
+    let listener = KcpListener::bind("127.0.0.1:0", cfg.clone()).await.unwrap();
+    let client = KcpStream::connect(listener.local_addr().unwrap(), cfg)
+        .await
+        .unwrap();
+    let (mut r, mut w) = tokio::io::split(client);
+    w.write_all(b"hello").await.unwrap();
+    let (mut server, _) = listener.accept().await.unwrap();
+    let mut buf = [0u8; 5];
+    server.read_exact(&mut buf).await.unwrap();
+    // Vanish: the listener and its only session go; its socket closes with the driver.
+    drop(server);
+    drop(listener);
+    let gone = Instant::now();
+    let reader = tokio::spawn(async move {
+        let mut b = [0u8; 16];
+        let e = r.read(&mut b).await.expect_err("read must fail");
+        (e.kind(), gone.elapsed())
+    });
+    let writer = tokio::spawn(async move {
+        let chunk = [1u8; 4096];
+        loop {
+            if let Err(e) = w.write_all(&chunk).await {
+                return (e.kind(), gone.elapsed());
+            }
+        }
+    });
+    let bound = idle + Duration::from_millis(1500);
+    let (rk, rt) = tokio::time::timeout(bound * 2, reader)
+        .await
+        .expect("read never failed")
+        .unwrap();
+    let (wk, wt) = tokio::time::timeout(bound * 2, writer)
+        .await
+        .expect("write never failed")
+        .unwrap();
+    assert_eq!(rk, std::io::ErrorKind::TimedOut);
+    assert_eq!(wk, std::io::ErrorKind::TimedOut);
+    assert!(rt <= bound, "read failed after {rt:?}, bound {bound:?}");
+    assert!(wt <= bound, "write failed after {wt:?}, bound {bound:?}");
+}
+
+/// Sessions that end free their state; driver tasks exit when their socket has nothing left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ended_sessions_and_their_tasks_are_freed() {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let baseline = metrics.num_alive_tasks();
+    let cfg = Config {
+        close_linger: Duration::from_millis(100),
+        ..small()
+    };
+    let listener = KcpListener::bind("127.0.0.1:0", cfg.clone()).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut clients = Vec::new();
+    for i in 0..50u8 {
+        let mut c = KcpStream::connect(addr, cfg.clone()).await.unwrap();
+        c.write_all(&[i; 3000]).await.unwrap();
+        clients.push(c);
+    }
+    let mut servers = Vec::new();
+    for _ in 0..50 {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut b = vec![0u8; 3000];
+        s.read_exact(&mut b).await.unwrap();
+        assert!(b.iter().all(|&x| x == b[0]));
+        servers.push(s);
+    }
+    assert_eq!(listener.live_sessions(), 50);
+    // Listener driver + 50 client drivers.
+    assert_eq!(metrics.num_alive_tasks(), baseline + 51);
+    for mut c in clients {
+        c.shutdown().await.unwrap();
+    }
+    drop(servers);
+    let freed = async {
+        while listener.live_sessions() != 0 || metrics.num_alive_tasks() != baseline + 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), freed)
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "live sessions {}, tasks {} (baseline {baseline})",
+                listener.live_sessions(),
+                metrics.num_alive_tasks()
+            )
+        });
+    drop(listener);
+    let gone = async {
+        while metrics.num_alive_tasks() != baseline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), gone)
+        .await
+        .expect("listener driver did not exit");
+}
+
+/// Message mode keeps boundaries, including messages of several segments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_mode_keeps_boundaries() {
+    let cfg = Config {
+        stream_mode: false,
+        ..small()
+    };
+    let listener = KcpListener::bind("127.0.0.1:0", cfg.clone()).await.unwrap();
+    let client = KcpStream::connect(listener.local_addr().unwrap(), cfg)
+        .await
+        .unwrap();
+    let sizes = [1usize, 100, 1297, 1298, 1299, 5000, 20_000];
+    for (i, &n) in sizes.iter().enumerate() {
+        client.send_msg(&vec![i as u8; n]).await.unwrap();
+    }
+    let (server, _) = listener.accept().await.unwrap();
+    let mut buf = vec![0u8; 32 * 1024];
+    for (i, &n) in sizes.iter().enumerate() {
+        let got = server.recv_msg(&mut buf).await.unwrap();
+        assert_eq!(got, n);
+        assert!(buf[..n].iter().all(|&b| b == i as u8));
+    }
+    let mut tiny = [0u8; 10];
+    client.send_msg(&[1u8; 11]).await.unwrap();
+    let e = server
+        .recv_msg(&mut tiny)
+        .await
+        .expect_err("too small a buffer");
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    assert_eq!(
+        server.recv_msg(&mut buf).await.unwrap(),
+        11,
+        "the message stays queued"
+    );
+}

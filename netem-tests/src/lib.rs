@@ -5,6 +5,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod impair;
 pub mod link;
+pub mod relay;
 pub mod scenario;
 pub mod sim;
+pub mod workload;

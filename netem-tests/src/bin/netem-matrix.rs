@@ -1,0 +1,2 @@
+//! Matrix runner (work in progress).
+fn main() {}

@@ -1,0 +1,286 @@
+//! A UDP relay on real sockets that applies the seeded [`Link`] model between clients and one upstream server.
+//!
+//! Clients send to the relay's address; each client (by source address) gets its own upstream socket, as a NAT
+//! would, and its own pair of links (client->server and server->client) seeded from the relay seed and the
+//! client's index, so a run is reproducible given the same packet arrival order. Time is the wall clock in
+//! microseconds since the relay started; delivery is driven by the tokio timer (millisecond resolution).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::link::{Link, LinkConfig, LinkStats};
+
+/// What the relay does to traffic.
+#[derive(Clone, Debug)]
+pub struct RelayConfig {
+    /// The server that clients reach through the relay.
+    pub upstream: SocketAddr,
+    /// Client -> server impairments.
+    pub up: LinkConfig,
+    /// Server -> client impairments.
+    pub down: LinkConfig,
+    /// RNG seed.
+    pub seed: u64,
+    /// Most clients at once; datagrams from further source addresses are dropped and counted.
+    pub max_clients: usize,
+    /// Socket send/receive buffer size in bytes.
+    pub socket_buffer: usize,
+}
+
+impl RelayConfig {
+    /// A relay to `upstream` with the given per-direction links and seed, 64 clients, 4 MiB socket buffers.
+    pub fn new(upstream: SocketAddr, up: LinkConfig, down: LinkConfig, seed: u64) -> RelayConfig {
+        RelayConfig {
+            upstream,
+            up,
+            down,
+            seed,
+            max_clients: 64,
+            socket_buffer: 4 << 20,
+        }
+    }
+}
+
+/// Counters of a finished relay run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RelayStats {
+    /// Client -> server link counters, summed over clients.
+    pub up: LinkStats,
+    /// Server -> client link counters, summed over clients.
+    pub down: LinkStats,
+    /// Clients seen.
+    pub clients: usize,
+    /// Datagrams dropped because `max_clients` was reached.
+    pub refused: u64,
+    /// Datagrams the kernel would not take on sending (socket buffer full) or that failed to send.
+    pub send_errors: u64,
+}
+
+fn add(a: &mut LinkStats, b: &LinkStats) {
+    a.sent += b.sent;
+    a.sent_bytes += b.sent_bytes;
+    a.delivered += b.delivered;
+    a.lost += b.lost;
+    a.queue_drops += b.queue_drops;
+    a.blackholed += b.blackholed;
+    a.duplicated += b.duplicated;
+    a.corrupted += b.corrupted;
+}
+
+/// A UDP socket with large buffers, bound to `addr`.
+pub fn udp_socket(addr: SocketAddr, buffer: usize) -> io::Result<UdpSocket> {
+    let domain = socket2::Domain::for_address(addr);
+    let s = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    // Best effort: the kernel caps these at net.core.{r,w}mem_max.
+    let _ = s.set_recv_buffer_size(buffer);
+    let _ = s.set_send_buffer_size(buffer);
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    UdpSocket::from_std(s.into())
+}
+
+/// A bound relay, ready to [`run`](Relay::run).
+#[derive(Debug)]
+pub struct Relay {
+    sock: Arc<UdpSocket>,
+    cfg: RelayConfig,
+}
+
+/// A relay running in a tokio task; [`finish`](RelayHandle::finish) stops it and returns its counters.
+#[derive(Debug)]
+pub struct RelayHandle {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<io::Result<RelayStats>>,
+}
+
+impl RelayHandle {
+    /// The address clients send to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops the relay and returns its counters.
+    pub async fn finish(mut self) -> io::Result<RelayStats> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        (&mut self.task).await.map_err(io::Error::other)?
+    }
+}
+
+struct Inbound {
+    /// `None`: from a client (at `peer`); `Some(i)`: from the upstream socket of client `i`.
+    client: Option<usize>,
+    peer: SocketAddr,
+    data: Vec<u8>,
+    at: Instant,
+}
+
+struct Client {
+    addr: SocketAddr,
+    sock: Arc<UdpSocket>,
+    up: Link,
+    down: Link,
+    reader: JoinHandle<()>,
+}
+
+fn spawn_reader(
+    sock: Arc<UdpSocket>,
+    client: Option<usize>,
+    tx: mpsc::Sender<Inbound>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let (n, peer) = match sock.recv_from(&mut buf).await {
+                Ok(x) => x,
+                // ICMP port unreachable surfaces as ECONNREFUSED on Linux; the path goes on.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+                Err(_) => return,
+            };
+            let ev = Inbound {
+                client,
+                peer,
+                data: buf[..n].to_vec(),
+                at: Instant::now(),
+            };
+            if tx.send(ev).await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
+impl Relay {
+    /// Binds the client-facing socket at `listen`.
+    pub async fn bind(listen: SocketAddr, cfg: RelayConfig) -> io::Result<Relay> {
+        let sock = Arc::new(udp_socket(listen, cfg.socket_buffer)?);
+        Ok(Relay { sock, cfg })
+    }
+
+    /// The address clients send to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.sock.local_addr()
+    }
+
+    /// Binds and runs the relay in a tokio task.
+    pub async fn spawn(listen: SocketAddr, cfg: RelayConfig) -> io::Result<RelayHandle> {
+        let relay = Relay::bind(listen, cfg).await?;
+        let addr = relay.local_addr()?;
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(relay.run(async move {
+            let _ = rx.await;
+        }));
+        Ok(RelayHandle {
+            addr,
+            stop: Some(tx),
+            task,
+        })
+    }
+
+    /// Relays until `stop` completes, then returns the counters.
+    pub async fn run(self, stop: impl Future<Output = ()>) -> io::Result<RelayStats> {
+        let start = Instant::now();
+        let us = |t: Instant| t.saturating_duration_since(start).as_micros() as u64;
+        let (tx, mut rx) = mpsc::channel::<Inbound>(8192);
+        let main_reader = spawn_reader(self.sock.clone(), None, tx.clone());
+        let mut clients: Vec<Client> = Vec::new();
+        let mut by_addr: HashMap<SocketAddr, usize> = HashMap::new();
+        let mut stats = RelayStats::default();
+        let upstream_local: SocketAddr = if self.cfg.upstream.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        }
+        .parse()
+        .map_err(io::Error::other)?;
+        tokio::pin!(stop);
+        let mut batch = Vec::with_capacity(256);
+        loop {
+            let next = clients
+                .iter()
+                .flat_map(|c| [c.up.next_event_time(), c.down.next_event_time()])
+                .flatten()
+                .min();
+            let wake = next.map(|t| {
+                tokio::time::Instant::from_std(start + std::time::Duration::from_micros(t))
+            });
+            tokio::select! {
+                biased;
+                _ = &mut stop => break,
+                n = rx.recv_many(&mut batch, 256) => {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                _ = tokio::time::sleep_until(wake.unwrap_or_else(tokio::time::Instant::now)), if wake.is_some() => {}
+            }
+            for ev in batch.drain(..) {
+                let t = us(ev.at);
+                match ev.client {
+                    Some(i) => {
+                        if let Some(c) = clients.get_mut(i) {
+                            c.down.send(t, ev.data);
+                        }
+                    }
+                    None => {
+                        let i = match by_addr.get(&ev.peer) {
+                            Some(&i) => i,
+                            None => {
+                                if clients.len() >= self.cfg.max_clients {
+                                    stats.refused += 1;
+                                    continue;
+                                }
+                                let sock =
+                                    Arc::new(udp_socket(upstream_local, self.cfg.socket_buffer)?);
+                                sock.connect(self.cfg.upstream).await?;
+                                let i = clients.len();
+                                let seed = self.cfg.seed.wrapping_add((i as u64) << 32);
+                                clients.push(Client {
+                                    addr: ev.peer,
+                                    reader: spawn_reader(sock.clone(), Some(i), tx.clone()),
+                                    sock,
+                                    up: Link::new(self.cfg.up.clone(), seed),
+                                    down: Link::new(self.cfg.down.clone(), seed ^ 0x5bd1_e995),
+                                });
+                                by_addr.insert(ev.peer, i);
+                                i
+                            }
+                        };
+                        clients[i].up.send(t, ev.data);
+                    }
+                }
+            }
+            let now = us(Instant::now());
+            for c in &mut clients {
+                while let Some(p) = c.up.poll(now) {
+                    if c.sock.try_send(&p).is_err() {
+                        stats.send_errors += 1;
+                    }
+                }
+                while let Some(p) = c.down.poll(now) {
+                    if self.sock.try_send_to(&p, c.addr).is_err() {
+                        stats.send_errors += 1;
+                    }
+                }
+            }
+        }
+        main_reader.abort();
+        stats.clients = clients.len();
+        for c in &clients {
+            c.reader.abort();
+            add(&mut stats.up, c.up.stats());
+            add(&mut stats.down, c.down.stats());
+        }
+        Ok(stats)
+    }
+}

@@ -1,0 +1,189 @@
+//! The `netem` relay on loopback: delay, loss and rate are applied to real datagrams, and a KCP stream carries
+//! checksummed data through a lossy relay.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use netem_tests::impair::ImpairArgs;
+use netem_tests::link::LinkConfig;
+use netem_tests::relay::{Relay, RelayConfig};
+use netem_tests::workload;
+use tokio::net::UdpSocket;
+
+fn lo() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// A UDP echo server; returns its address.
+async fn udp_echo() -> SocketAddr {
+    let s = UdpSocket::bind(lo()).await.unwrap();
+    let addr = s.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = s.recv_from(&mut buf).await {
+            let _ = s.send_to(&buf[..n], from).await;
+        }
+    });
+    addr
+}
+
+fn links(a: ImpairArgs) -> (LinkConfig, LinkConfig) {
+    a.links().unwrap()
+}
+
+#[tokio::test]
+async fn delay_is_applied_per_direction() {
+    let echo = udp_echo().await;
+    let (up, down) = links(ImpairArgs {
+        delay: "20ms/30ms".into(),
+        jitter: "4ms".into(),
+        ..Default::default()
+    });
+    let relay = Relay::spawn(lo(), RelayConfig::new(echo, up, down, 1))
+        .await
+        .unwrap();
+    let c = UdpSocket::bind(lo()).await.unwrap();
+    c.connect(relay.addr()).await.unwrap();
+    let mut rtts = Vec::new();
+    let mut buf = [0u8; 64];
+    for i in 0..20u8 {
+        let t = Instant::now();
+        c.send(&[i; 32]).await.unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(5), c.recv(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&buf[..n], &[i; 32]);
+        rtts.push(t.elapsed());
+    }
+    let st = relay.finish().await.unwrap();
+    assert_eq!((st.up.delivered, st.down.delivered), (20, 20));
+    // 20 + 30 ms of delay, plus jitter below 2 x 4 ms; generous upper bound for a loaded machine.
+    assert!(
+        rtts.iter().all(|r| *r >= Duration::from_millis(50)),
+        "{rtts:?}"
+    );
+    assert!(
+        rtts.iter().any(|r| *r < Duration::from_millis(150)),
+        "{rtts:?}"
+    );
+}
+
+#[tokio::test]
+async fn loss_counts_add_up() {
+    let echo = udp_echo().await;
+    let (up, down) = links(ImpairArgs {
+        loss: "20%/0%".into(),
+        ..Default::default()
+    });
+    let relay = Relay::spawn(lo(), RelayConfig::new(echo, up, down, 7))
+        .await
+        .unwrap();
+    let c = UdpSocket::bind(lo()).await.unwrap();
+    c.connect(relay.addr()).await.unwrap();
+    let mut buf = [0u8; 64];
+    let mut got = 0u64;
+    for i in 0..300u32 {
+        c.send(&i.to_le_bytes()).await.unwrap();
+        // One outstanding datagram at a time: an echo or a 100 ms silence (lost).
+        if let Ok(r) = tokio::time::timeout(Duration::from_millis(100), c.recv(&mut buf)).await {
+            assert_eq!(&buf[..r.unwrap()], &i.to_le_bytes());
+            got += 1;
+        }
+    }
+    let st = relay.finish().await.unwrap();
+    assert_eq!(st.up.sent, 300);
+    assert_eq!(st.up.lost + st.up.delivered, 300);
+    assert_eq!(st.down.lost, 0);
+    assert_eq!(got, st.down.delivered);
+    let rate = st.up.lost as f64 / 300.0;
+    assert!((0.13..0.27).contains(&rate), "loss rate {rate}");
+}
+
+#[tokio::test]
+async fn rate_limit_paces_and_tail_drops() {
+    let sink = UdpSocket::bind(lo()).await.unwrap();
+    let sink_addr = sink.local_addr().unwrap();
+    let (up, down) = links(ImpairArgs {
+        rate: "8mbit".into(), // 1 MB/s: a 1000-byte datagram every ms
+        queue: "100".into(),
+        ..Default::default()
+    });
+    let relay = Relay::spawn(lo(), RelayConfig::new(sink_addr, up, down, 3))
+        .await
+        .unwrap();
+    let c = UdpSocket::bind(lo()).await.unwrap();
+    c.connect(relay.addr()).await.unwrap();
+    let t = Instant::now();
+    for _ in 0..300 {
+        c.send(&[0u8; 1000]).await.unwrap();
+    }
+    let mut buf = [0u8; 2048];
+    let mut n = 0;
+    while let Ok(r) = tokio::time::timeout(Duration::from_millis(500), sink.recv(&mut buf)).await {
+        r.unwrap();
+        n += 1;
+    }
+    let took = t.elapsed() - Duration::from_millis(500);
+    let st = relay.finish().await.unwrap();
+    assert_eq!(n, st.up.delivered);
+    assert!(
+        st.up.queue_drops > 0,
+        "a burst of 300 into a 100-packet queue must tail-drop"
+    );
+    assert_eq!(st.up.queue_drops + st.up.delivered, 300);
+    // What got through was paced at 1 ms per datagram.
+    assert!(
+        took >= Duration::from_millis(n * 9 / 10),
+        "{n} datagrams in {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn kcp_stream_through_lossy_relay_is_intact() {
+    use kcp::codec::CryptKind;
+    let cfg = kcp::net::Config {
+        crypt: CryptKind::None,
+        fec_data_shards: 0,
+        fec_parity_shards: 0,
+        send_window: 256,
+        recv_window: 256,
+        ..Default::default()
+    };
+    let listener = kcp::net::KcpListener::bind(lo(), cfg.clone())
+        .await
+        .unwrap();
+    let server_addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (s, _) = listener.accept().await.unwrap();
+        workload::serve(s).await
+    });
+    let (up, down) = links(ImpairArgs {
+        delay: "10ms".into(),
+        loss: "5%".into(),
+        burst: "1/3".into(),
+        reorder: "2%".into(),
+        duplicate: "1%".into(),
+        ..Default::default()
+    });
+    let relay = Relay::spawn(lo(), RelayConfig::new(server_addr, up, down, 11))
+        .await
+        .unwrap();
+    let s = kcp::net::KcpStream::connect(relay.addr(), cfg)
+        .await
+        .unwrap();
+    let r = tokio::time::timeout(
+        Duration::from_secs(60),
+        workload::bulk_client(s, Duration::from_secs(30), 1 << 20, 5),
+    )
+    .await
+    .expect("1 MiB through the relay within 60 s")
+    .unwrap();
+    assert_eq!(r.bytes, 1 << 20);
+    let st = relay.finish().await.unwrap();
+    assert!(
+        st.up.lost > 0 && st.down.lost > 0 && st.up.duplicated > 0,
+        "{st:?}"
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+}

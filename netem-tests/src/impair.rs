@@ -161,6 +161,31 @@ impl Default for ImpairArgs {
 }
 
 impl ImpairArgs {
+    /// The command-line arguments that reproduce these options.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut a = Vec::new();
+        for (k, v) in [
+            ("--delay", &self.delay),
+            ("--jitter", &self.jitter),
+            ("--loss", &self.loss),
+            ("--burst", &self.burst),
+            ("--reorder", &self.reorder),
+            ("--reorder-delay", &self.reorder_delay),
+            ("--duplicate", &self.duplicate),
+            ("--corrupt", &self.corrupt),
+            ("--rate", &self.rate),
+            ("--queue", &self.queue),
+        ] {
+            a.push(k.to_string());
+            a.push(v.clone());
+        }
+        for b in &self.blackhole {
+            a.push("--blackhole".into());
+            a.push(b.clone());
+        }
+        a
+    }
+
     /// The two directions' link configurations (client->server, server->client).
     pub fn links(&self) -> Result<(LinkConfig, LinkConfig), String> {
         let us = |s: &str| parse_duration(s).map(|d| d.as_micros() as u64);

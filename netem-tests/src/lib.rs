@@ -5,9 +5,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cell;
 pub mod impair;
 pub mod link;
+pub mod netns;
+pub mod nfq;
 pub mod relay;
 pub mod scenario;
 pub mod sim;
+pub mod tcpimpair;
 pub mod workload;

@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, Sleep};
 
 use crate::error::Error;
-use crate::frame::{Cmd, Decoder, Frame, HEADER_LEN, Header};
+use crate::frame::{Cmd, Decoder, HEADER_LEN, Header};
 use crate::state::{Ctrl, Inner, Shared, Slot};
 
 /// Bytes asked of the transport per read.
@@ -221,28 +221,28 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             {
                 return Ok(Parse::Paused);
             }
-            let Some(frame) = self.decoder.decode(&mut self.rbuf)? else {
+            let Some((h, total)) = self.decoder.peek(&self.rbuf)? else {
                 return Ok(Parse::NeedMore);
             };
             self.data_seen = true;
             inner.frames_in += 1;
             let epoch = inner.epoch;
-            match frame {
-                Frame::Nop { .. } => {}
-                Frame::Syn { sid } => {
-                    if inner.streams.contains_key(&sid) {
-                        continue;
+            let sid = h.sid;
+            match h.cmd {
+                Cmd::Nop => {}
+                Cmd::Syn => {
+                    if !inner.streams.contains_key(&sid) {
+                        if inner.streams.len() >= cfg.max_streams {
+                            inner.refused_streams += 1;
+                            inner.ctrl.push_back(Ctrl::Fin(sid));
+                        } else {
+                            inner.streams.insert(sid, Slot::new(epoch));
+                            inner.accept_q.push_back(sid);
+                            self.wakers.append(&mut inner.accept_wakers);
+                        }
                     }
-                    if inner.streams.len() >= cfg.max_streams {
-                        inner.refused_streams += 1;
-                        inner.ctrl.push_back(Ctrl::Fin(sid));
-                        continue;
-                    }
-                    inner.streams.insert(sid, Slot::new(epoch));
-                    inner.accept_q.push_back(sid);
-                    self.wakers.append(&mut inner.accept_wakers);
                 }
-                Frame::Fin { sid } => {
+                Cmd::Fin => {
                     if let Some(slot) = inner.streams.get_mut(&sid) {
                         slot.peer_fin = true;
                         slot.last_active = epoch;
@@ -253,17 +253,15 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                         // here: a writer waiting for window keeps waiting for the peer's UPDs.
                     }
                 }
-                Frame::Psh { sid, data } => {
-                    if data.is_empty() {
-                        continue;
-                    }
-                    if let Some(slot) = inner.streams.get_mut(&sid)
+                Cmd::Psh => {
+                    let n = total - HEADER_LEN;
+                    if n > 0
+                        && let Some(slot) = inner.streams.get_mut(&sid)
                         && !slot.dropped
                         && slot.error.is_none()
                     {
-                        let n = data.len();
+                        slot.recv.extend_from_slice(&self.rbuf[HEADER_LEN..total]);
                         slot.recv_len += n;
-                        slot.recv.push_back(data);
                         slot.last_active = epoch;
                         if let Some(w) = slot.read_waker.take() {
                             self.wakers.push(w);
@@ -272,11 +270,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                         inner.recv_total += n;
                     }
                 }
-                Frame::Upd {
-                    sid,
-                    consumed,
-                    window,
-                } => {
+                Cmd::Upd => {
+                    let p = &self.rbuf[HEADER_LEN..total];
+                    let consumed = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
+                    let window = u32::from_le_bytes([p[4], p[5], p[6], p[7]]);
                     if let Some(slot) = inner.streams.get_mut(&sid) {
                         slot.peer_consumed = consumed;
                         slot.peer_window = window;
@@ -289,6 +286,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                     }
                 }
             }
+            self.rbuf.advance(total);
         }
     }
 
@@ -526,7 +524,7 @@ fn sweep_idle(inner: &mut Inner) {
         slot.wake_reader();
         slot.wake_writer();
         let (recv, send) = (slot.recv_len, slot.send.len());
-        slot.recv.clear();
+        slot.recv = BytesMut::new();
         slot.recv_len = 0;
         slot.send.clear();
         let fin = !slot.fin_sent;

@@ -190,6 +190,33 @@ impl Decoder {
         }
     }
 
+    /// Looks at the front of `buf` without consuming anything: `Ok(None)` while the next frame is
+    /// incomplete, else its header and its total length on the wire (header + payload as smux reads it).
+    /// The payload of a PSH frame is `buf[HEADER_LEN..total]`; of an UPD frame the next 8 bytes.
+    pub fn peek(&self, buf: &[u8]) -> Result<Option<(Header, usize)>, Error> {
+        if buf.len() < HEADER_LEN {
+            return Ok(None);
+        }
+        let mut hb = [0u8; HEADER_LEN];
+        hb.copy_from_slice(&buf[..HEADER_LEN]);
+        let h = Header::decode(&hb, self.version)?;
+        let total = match h.cmd {
+            Cmd::Syn | Cmd::Fin | Cmd::Nop => HEADER_LEN,
+            Cmd::Upd => HEADER_LEN + UPD_PAYLOAD_LEN,
+            Cmd::Psh => {
+                let len = h.length as usize;
+                if len > self.max_payload {
+                    return Err(Error::OversizeFrame {
+                        length: len,
+                        max: self.max_payload,
+                    });
+                }
+                HEADER_LEN + len
+            }
+        };
+        Ok((buf.len() >= total).then_some((h, total)))
+    }
+
     /// Takes one complete frame off the front of `buf`.
     ///
     /// Returns `Ok(None)` when `buf` does not yet hold a whole frame (nothing is consumed). On error nothing

@@ -4,7 +4,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tokio::sync::Notify;
 
 use crate::config::Config;
@@ -23,7 +23,8 @@ pub(crate) enum Ctrl {
 /// Per-stream state.
 #[derive(Debug, Default)]
 pub(crate) struct Slot {
-    pub recv: VecDeque<Bytes>,
+    /// Received, unread bytes (copied out of the transport read buffer, so that buffer is reused).
+    pub recv: BytesMut,
     pub recv_len: usize,
     pub send: BytesMut,
     /// In `Inner::ready`.

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Buf;
+use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::Error;
@@ -59,6 +59,9 @@ impl Stream {
     }
 }
 
+/// Receive capacity a stream keeps once it has been read empty.
+const RECV_KEEP: usize = 256 * 1024;
+
 /// The error a stream operation reports when its slot is gone or failed.
 fn stream_error(inner: &Inner, slot: Option<&Slot>) -> Error {
     if let Some(e) = slot.and_then(|s| s.error.clone()) {
@@ -87,19 +90,12 @@ impl AsyncRead for Stream {
             return Poll::Ready(Ok(()));
         }
         if slot.recv_len > 0 {
-            let mut n = 0;
-            while buf.remaining() > 0 {
-                let Some(front) = slot.recv.front_mut() else {
-                    break;
-                };
-                let k = front.len().min(buf.remaining());
-                buf.put_slice(&front[..k]);
-                n += k;
-                if k == front.len() {
-                    slot.recv.pop_front();
-                } else {
-                    front.advance(k);
-                }
+            let n = slot.recv.len().min(buf.remaining());
+            buf.put_slice(&slot.recv[..n]);
+            slot.recv.advance(n);
+            if slot.recv.is_empty() && slot.recv.capacity() > RECV_KEEP {
+                // Give back what a burst made this stream hold.
+                slot.recv = BytesMut::new();
             }
             slot.recv_len -= n;
             if cfg.version == 2 {
@@ -227,7 +223,7 @@ impl Drop for Stream {
         slot.read_waker = None;
         slot.write_waker = None;
         let unread = slot.recv_len;
-        slot.recv.clear();
+        slot.recv = BytesMut::new();
         slot.recv_len = 0;
         if unread > 0 {
             inner.return_tokens(unread);

@@ -22,7 +22,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt, TokioAsyncReadCompatExt};
 
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(about = "smux throughput and stream-rate comparison (ours, Go smux, async-smux, yamux)")]
 struct Args {
     /// Rounds; every implementation runs once per round and the median is reported.
@@ -398,7 +398,15 @@ fn main() {
                 let v = match (imp.as_str(), &go_bin) {
                     ("go1", Some(b)) => run_go(b, 1, work, &args),
                     ("go2", Some(b)) => run_go(b, 2, work, &args),
-                    _ => rt.block_on(run_rust(imp, work, &args)),
+                    // Inside a spawned task, as an application would run (block_on would keep the client
+                    // on the main thread, outside the worker pool).
+                    _ => {
+                        let (imp, work, a) = (imp.clone(), work.clone(), args.clone());
+                        rt.block_on(async move {
+                            tokio::spawn(async move { run_rust(&imp, &work, &a).await }).await
+                        })
+                        .expect("bench task")
+                    }
                 };
                 eprintln!("round {round} ({work}) {imp:<10} {}", fmt_val(work, v));
                 results

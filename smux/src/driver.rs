@@ -1,0 +1,594 @@
+//! The session driver: one task that owns the transport, reads and dispatches frames, gathers queued
+//! frames (control first, then data round robin) into few large writes, and runs the keepalive and
+//! idle-stream timers.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io::IoSlice;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::{Instant, Sleep};
+
+use crate::error::Error;
+use crate::frame::{Cmd, Decoder, HEADER_LEN, Header};
+use crate::state::{Ctrl, Inner, Shared, Slot};
+
+/// Bytes asked of the transport per read.
+const READ_CHUNK: usize = 64 * 1024;
+/// Bytes gathered into one batch of writes.
+const BATCH_BYTES: usize = 256 * 1024;
+/// Payloads up to this size are copied next to their header instead of getting their own `IoSlice`.
+const SMALL_PAYLOAD: usize = 1024;
+/// Reads (or writes) per driver poll before giving the other direction a turn.
+const OPS_PER_POLL: usize = 16;
+/// Most `IoSlice`s per vectored write.
+const MAX_IOV: usize = 64;
+
+enum Parse {
+    /// The buffer holds no complete frame.
+    NeedMore,
+    /// Reading is paused (bucket empty, accept backlog full, or too much control traffic queued).
+    Paused,
+}
+
+pub(crate) struct Driver<T> {
+    io: T,
+    shared: Arc<Shared>,
+    version: u8,
+    decoder: Decoder,
+    rbuf: BytesMut,
+    read_done: bool,
+    /// Chunks of the batch being written.
+    out: VecDeque<Bytes>,
+    /// Scratch for headers and small payloads of the batch being gathered.
+    scratch: BytesMut,
+    vectored: bool,
+    need_flush: bool,
+    shut_down: bool,
+    wakers: Vec<Waker>,
+    data_seen: bool,
+    ka_send: Option<Pin<Box<Sleep>>>,
+    ka_check: Option<Pin<Box<Sleep>>>,
+    idle_tick: Option<(Pin<Box<Sleep>>, Duration)>,
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
+    pub fn new(io: T, shared: Arc<Shared>) -> Driver<T> {
+        let cfg = &shared.config;
+        let now = Instant::now();
+        let (ka_send, ka_check) = if cfg.keep_alive_disabled {
+            (None, None)
+        } else {
+            (
+                Some(Box::pin(tokio::time::sleep_until(
+                    now + cfg.keep_alive_interval,
+                ))),
+                Some(Box::pin(tokio::time::sleep_until(
+                    now + cfg.keep_alive_timeout,
+                ))),
+            )
+        };
+        let idle_tick = cfg.idle_stream_timeout.map(|d| {
+            let half = (d / 2).max(Duration::from_millis(1));
+            (Box::pin(tokio::time::sleep_until(now + half)), half)
+        });
+        let vectored = io.is_write_vectored();
+        Driver {
+            version: cfg.version,
+            decoder: Decoder::new(cfg.version, cfg.max_receive_frame_size),
+            io,
+            shared,
+            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            read_done: false,
+            out: VecDeque::new(),
+            scratch: BytesMut::with_capacity(16 * 1024),
+            vectored,
+            need_flush: false,
+            shut_down: false,
+            wakers: Vec::new(),
+            data_seen: false,
+            ka_send,
+            ka_check,
+            idle_tick,
+        }
+    }
+
+    fn wake_collected(&mut self) {
+        for w in self.wakers.drain(..) {
+            w.wake();
+        }
+    }
+
+    // ---------------------------------------------------------------- timers
+
+    fn poll_timers(&mut self, cx: &mut Context<'_>) {
+        let cfg = &self.shared.config;
+        if let Some(t) = self.ka_send.as_mut()
+            && t.as_mut().poll(cx).is_ready()
+        {
+            let next = t.deadline() + cfg.keep_alive_interval;
+            t.as_mut().reset(next.max(Instant::now()));
+            let mut inner = self.shared.lock();
+            if !inner.nop_pending {
+                inner.nop_pending = true;
+                inner.ctrl.push_back(Ctrl::Nop);
+            }
+            // Poll the timer again so its waker is registered for the next tick.
+            let _ = t.as_mut().poll(cx);
+        }
+        if let Some(t) = self.ka_check.as_mut()
+            && t.as_mut().poll(cx).is_ready()
+        {
+            let mut inner = self.shared.lock();
+            // As smux: a session stalled only because the application does not read is not killed.
+            if !self.data_seen && inner.bucket > 0 {
+                inner.fail(Error::KeepaliveTimeout);
+            } else {
+                self.data_seen = false;
+            }
+            drop(inner);
+            let next = Instant::now() + cfg.keep_alive_timeout;
+            t.as_mut().reset(next);
+            let _ = t.as_mut().poll(cx);
+        }
+        if let Some((t, half)) = self.idle_tick.as_mut()
+            && t.as_mut().poll(cx).is_ready()
+        {
+            let next = Instant::now() + *half;
+            t.as_mut().reset(next);
+            let _ = t.as_mut().poll(cx);
+            let mut inner = self.shared.lock();
+            sweep_idle(&mut inner);
+        }
+    }
+
+    // ---------------------------------------------------------------- reading
+
+    /// Reads and dispatches frames. Returns whether anything happened.
+    fn poll_read_side(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        let shared = Arc::clone(&self.shared);
+        for _ in 0..OPS_PER_POLL {
+            if self.read_done {
+                return progress;
+            }
+            let paused = {
+                let mut inner = shared.lock();
+                if inner.error.is_some() || inner.closing {
+                    return progress;
+                }
+                let r = self.dispatch(&mut inner);
+                inner.read_buffered = self.rbuf.len();
+                match r {
+                    Err(e) => {
+                        inner.fail(e);
+                        self.read_done = true;
+                        return true;
+                    }
+                    Ok(Parse::Paused) => {
+                        inner.read_paused = true;
+                        true
+                    }
+                    Ok(Parse::NeedMore) => {
+                        inner.read_paused = false;
+                        false
+                    }
+                }
+            };
+            self.wake_collected();
+            if paused {
+                return progress;
+            }
+            let need = self.decoder.needed(&self.rbuf);
+            let want = READ_CHUNK.max(need.saturating_sub(self.rbuf.len()));
+            if self.rbuf.capacity() - self.rbuf.len() < want {
+                self.rbuf.reserve(want);
+            }
+            match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
+                Poll::Pending => return progress,
+                Poll::Ready(Ok(0)) => {
+                    self.read_done = true;
+                    self.shared.lock().fail(Error::TransportEof);
+                    return true;
+                }
+                Poll::Ready(Ok(n)) => {
+                    progress = true;
+                    self.shared.lock().bytes_in += n as u64;
+                }
+                Poll::Ready(Err(e)) => {
+                    self.read_done = true;
+                    self.shared.lock().fail(Error::from_io(&e));
+                    return true;
+                }
+            }
+        }
+        progress
+    }
+
+    /// Parses and handles every complete frame in `rbuf` while the session may buffer more.
+    fn dispatch(&mut self, inner: &mut Inner) -> Result<Parse, Error> {
+        let cfg = &self.shared.config;
+        let ctrl_cap = cfg.max_streams.saturating_mul(2).saturating_add(1024);
+        loop {
+            if inner.bucket <= 0
+                || inner.accept_q.len() >= cfg.accept_backlog
+                || inner.ctrl.len() >= ctrl_cap
+            {
+                return Ok(Parse::Paused);
+            }
+            let Some((h, total)) = self.decoder.peek(&self.rbuf)? else {
+                return Ok(Parse::NeedMore);
+            };
+            self.data_seen = true;
+            inner.frames_in += 1;
+            let epoch = inner.epoch;
+            let sid = h.sid;
+            match h.cmd {
+                Cmd::Nop => {}
+                Cmd::Syn => {
+                    if !inner.streams.contains_key(&sid) {
+                        if inner.streams.len() >= cfg.max_streams {
+                            inner.refused_streams += 1;
+                            inner.ctrl.push_back(Ctrl::Fin(sid));
+                        } else {
+                            inner.streams.insert(sid, Slot::new(epoch));
+                            inner.accept_q.push_back(sid);
+                            self.wakers.append(&mut inner.accept_wakers);
+                        }
+                    }
+                }
+                Cmd::Fin => {
+                    if let Some(slot) = inner.streams.get_mut(&sid) {
+                        slot.peer_fin = true;
+                        slot.last_active = epoch;
+                        if let Some(w) = slot.read_waker.take() {
+                            self.wakers.push(w);
+                        }
+                        // Unlike smux v1.5.16 (whose v2 writer gives up when FIN arrives), FIN is a half-close
+                        // here: a writer waiting for window keeps waiting for the peer's UPDs.
+                    }
+                }
+                Cmd::Psh => {
+                    let n = total - HEADER_LEN;
+                    if n > 0
+                        && let Some(slot) = inner.streams.get_mut(&sid)
+                        && !slot.dropped
+                        && slot.error.is_none()
+                    {
+                        slot.recv.extend_from_slice(&self.rbuf[HEADER_LEN..total]);
+                        slot.recv_len += n;
+                        slot.last_active = epoch;
+                        if let Some(w) = slot.read_waker.take() {
+                            self.wakers.push(w);
+                        }
+                        inner.bucket -= n as i64;
+                        inner.recv_total += n;
+                    }
+                }
+                Cmd::Upd => {
+                    let p = &self.rbuf[HEADER_LEN..total];
+                    let consumed = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
+                    let window = u32::from_le_bytes([p[4], p[5], p[6], p[7]]);
+                    if let Some(slot) = inner.streams.get_mut(&sid) {
+                        slot.peer_consumed = consumed;
+                        slot.peer_window = window;
+                        slot.last_active = epoch;
+                        let wants = !slot.in_ready
+                            && (!slot.send.is_empty() || (slot.fin_pending && !slot.fin_sent));
+                        if wants {
+                            inner.mark_ready(sid);
+                        }
+                    }
+                }
+            }
+            self.rbuf.advance(total);
+        }
+    }
+
+    // ---------------------------------------------------------------- writing
+
+    /// Moves queued frames into `out`: control frames first, then up to one frame per busy stream per
+    /// round, round robin, until the batch is full. Returns whether anything was gathered.
+    fn gather(&mut self, inner: &mut Inner) -> bool {
+        let cfg = &self.shared.config;
+        let v = self.version;
+        let mut frames = 0u64;
+        while let Some(c) = inner.ctrl.pop_front() {
+            let (cmd, sid) = match c {
+                Ctrl::Syn(sid) => (Cmd::Syn, sid),
+                Ctrl::Fin(sid) => (Cmd::Fin, sid),
+                Ctrl::Nop => {
+                    inner.nop_pending = false;
+                    (Cmd::Nop, 0)
+                }
+                Ctrl::Upd(sid) => {
+                    let Some(slot) = inner.streams.get_mut(&sid) else {
+                        continue;
+                    };
+                    if !slot.upd_pending {
+                        continue;
+                    }
+                    slot.upd_pending = false;
+                    Header {
+                        version: v,
+                        cmd: Cmd::Upd,
+                        length: 8,
+                        sid,
+                    }
+                    .put(&mut self.scratch);
+                    self.scratch.put_u32_le(slot.num_read);
+                    self.scratch.put_u32_le(cfg.max_stream_buffer as u32);
+                    frames += 1;
+                    continue;
+                }
+            };
+            Header {
+                version: v,
+                cmd,
+                length: 0,
+                sid,
+            }
+            .put(&mut self.scratch);
+            frames += 1;
+        }
+        let mut budget = BATCH_BYTES;
+        let epoch = inner.epoch;
+        while budget > 0 {
+            let Some(sid) = inner.ready.pop_front() else {
+                break;
+            };
+            let Some(slot) = inner.streams.get_mut(&sid) else {
+                continue;
+            };
+            slot.in_ready = false;
+            let window = if v == 2 {
+                match slot.v2_window() {
+                    Ok(w) => w.max(0) as usize,
+                    Err(e) => {
+                        let n = slot.send.len();
+                        slot.send.clear();
+                        slot.write_error = Some(e);
+                        if let Some(w) = slot.write_waker.take() {
+                            self.wakers.push(w);
+                        }
+                        inner.send_total -= n;
+                        0
+                    }
+                }
+            } else {
+                usize::MAX
+            };
+            let n = slot.send.len().min(cfg.max_frame_size).min(window);
+            if n > 0 {
+                Header {
+                    version: v,
+                    cmd: Cmd::Psh,
+                    length: n as u16,
+                    sid,
+                }
+                .put(&mut self.scratch);
+                if n <= SMALL_PAYLOAD || !self.vectored {
+                    self.scratch.extend_from_slice(&slot.send[..n]);
+                    slot.send.advance(n);
+                } else {
+                    if !self.scratch.is_empty() {
+                        self.out.push_back(self.scratch.split().freeze());
+                    }
+                    self.out.push_back(slot.send.split_to(n).freeze());
+                }
+                slot.num_written = slot.num_written.wrapping_add(n as u32);
+                slot.last_active = epoch;
+                frames += 1;
+                budget = budget.saturating_sub(n + HEADER_LEN);
+                inner.send_total -= n;
+                if let Some(w) = slot.write_waker.take() {
+                    self.wakers.push(w);
+                }
+            }
+            if !slot.send.is_empty() {
+                if window > n {
+                    slot.in_ready = true;
+                    inner.ready.push_back(sid);
+                    continue;
+                }
+                if !slot.dropped {
+                    // v2: waits for an UPD.
+                    continue;
+                }
+                // A dropped v2 stream without window: abortive close.
+                let rest = slot.send.len();
+                slot.send.clear();
+                inner.send_total -= rest;
+            }
+            if slot.fin_pending && !slot.fin_sent {
+                Header {
+                    version: v,
+                    cmd: Cmd::Fin,
+                    length: 0,
+                    sid,
+                }
+                .put(&mut self.scratch);
+                frames += 1;
+                slot.fin_sent = true;
+                if let Some(w) = slot.write_waker.take() {
+                    self.wakers.push(w);
+                }
+            }
+            if slot.dropped && slot.fin_sent {
+                inner.remove(sid);
+            }
+        }
+        if !self.scratch.is_empty() {
+            self.out.push_back(self.scratch.split().freeze());
+        }
+        inner.frames_out += frames;
+        !self.out.is_empty()
+    }
+
+    /// Writes batches until the transport is busy or nothing is queued. Returns whether anything happened.
+    fn poll_write_side(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        let shared = Arc::clone(&self.shared);
+        for _ in 0..OPS_PER_POLL {
+            if self.out.is_empty() {
+                let mut inner = shared.lock();
+                if inner.error.is_some() {
+                    return progress;
+                }
+                let got = self.gather(&mut inner);
+                drop(inner);
+                self.wake_collected();
+                if !got {
+                    if self.need_flush {
+                        match Pin::new(&mut self.io).poll_flush(cx) {
+                            Poll::Pending => return progress,
+                            Poll::Ready(Ok(())) => self.need_flush = false,
+                            Poll::Ready(Err(e)) => {
+                                self.shared.lock().fail(Error::from_io(&e));
+                                return true;
+                            }
+                        }
+                    }
+                    return progress;
+                }
+            }
+            let res = if self.vectored && self.out.len() > 1 {
+                let mut iov = [IoSlice::new(&[]); MAX_IOV];
+                let mut k = 0;
+                for (slot, chunk) in iov.iter_mut().zip(self.out.iter()) {
+                    *slot = IoSlice::new(chunk);
+                    k += 1;
+                }
+                Pin::new(&mut self.io).poll_write_vectored(cx, &iov[..k])
+            } else {
+                let front = self.out.front().map(|b| &b[..]).unwrap_or(&[]);
+                Pin::new(&mut self.io).poll_write(cx, front)
+            };
+            match res {
+                Poll::Pending => return progress,
+                Poll::Ready(Ok(0)) => {
+                    self.shared.lock().fail(Error::Transport {
+                        kind: std::io::ErrorKind::WriteZero,
+                        message: "transport accepted no bytes".into(),
+                    });
+                    return true;
+                }
+                Poll::Ready(Ok(mut n)) => {
+                    progress = true;
+                    self.need_flush = true;
+                    self.shared.lock().bytes_out += n as u64;
+                    while n > 0 {
+                        let Some(front) = self.out.front_mut() else {
+                            break;
+                        };
+                        if front.len() <= n {
+                            n -= front.len();
+                            self.out.pop_front();
+                        } else {
+                            front.advance(n);
+                            n = 0;
+                        }
+                    }
+                }
+                Poll::Ready(Err(e)) => {
+                    self.shared.lock().fail(Error::from_io(&e));
+                    return true;
+                }
+            }
+        }
+        progress
+    }
+}
+
+/// Closes streams that saw no frame for two idle ticks.
+fn sweep_idle(inner: &mut Inner) {
+    inner.epoch += 1;
+    let epoch = inner.epoch;
+    let idle: Vec<u32> = inner
+        .streams
+        .iter()
+        .filter(|(_, s)| s.error.is_none() && epoch.saturating_sub(s.last_active) >= 2)
+        .map(|(sid, _)| *sid)
+        .collect();
+    for sid in idle {
+        inner.idle_closed += 1;
+        let Some(slot) = inner.streams.get_mut(&sid) else {
+            continue;
+        };
+        slot.error = Some(Error::StreamIdleTimeout);
+        slot.wake_reader();
+        slot.wake_writer();
+        let (recv, send) = (slot.recv_len, slot.send.len());
+        slot.recv = BytesMut::new();
+        slot.recv_len = 0;
+        slot.send.clear();
+        let fin = !slot.fin_sent;
+        slot.fin_sent = true;
+        let gone = slot.dropped || !slot.has_handle;
+        inner.send_total -= send;
+        if recv > 0 {
+            inner.return_tokens(recv);
+        }
+        if fin {
+            inner.ctrl.push_back(Ctrl::Fin(sid));
+        }
+        if gone {
+            inner.accept_q.retain(|s| *s != sid);
+            inner.streams.remove(&sid);
+        }
+    }
+    inner.wake_driver();
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        for _ in 0..8 {
+            {
+                let mut inner = this.shared.lock();
+                match &inner.driver_waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => inner.driver_waker = Some(cx.waker().clone()),
+                }
+                if inner.handles == 0 && !inner.closing {
+                    inner.closing = true;
+                }
+            }
+            this.poll_timers(cx);
+            let r = this.poll_read_side(cx);
+            let w = this.poll_write_side(cx);
+            let (error, closing) = {
+                let inner = this.shared.lock();
+                (inner.error.is_some(), inner.closing)
+            };
+            if error || (closing && this.out.is_empty() && !w) {
+                if closing && !error && !this.shut_down {
+                    match Pin::new(&mut this.io).poll_shutdown(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(_) => this.shut_down = true,
+                    }
+                }
+                let mut inner = this.shared.lock();
+                inner.fail(Error::SessionClosed);
+                inner.driver_running = false;
+                inner.driver_waker = None;
+                drop(inner);
+                this.shared.finished.notify_waiters();
+                return Poll::Ready(());
+            }
+            if !r && !w {
+                return Poll::Pending;
+            }
+        }
+        // Still busy: let other tasks run, then come back.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}

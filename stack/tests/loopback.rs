@@ -1,0 +1,159 @@
+//! Our client against our listener on loopback: many streams, checksummed, compression on and off,
+//! several sessions, errors. (Server restarts are tested against kcptun-server in `kcptun_interop.rs`.)
+
+use std::time::Duration;
+
+use stack::{Config, Error, KcpSmuxListener, Mode, connect};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// Deterministic payload for stream `i`.
+fn payload(i: usize, len: usize) -> Vec<u8> {
+    let mut x = 0x9e37_79b9u32.wrapping_mul(i as u32 + 1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            // Mix in runs so snappy sometimes compresses.
+            if x % 4 == 0 { b'a' } else { x as u8 }
+        })
+        .collect()
+}
+
+/// Echoes every accepted stream until the listener is dropped.
+fn spawn_echo(listener: KcpSmuxListener) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Ok((mut s, _peer)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = tokio::io::split(&mut s);
+                if tokio::io::copy(&mut r, &mut w).await.is_ok() {
+                    let _ = w.shutdown().await;
+                }
+            });
+        }
+    })
+}
+
+/// Opens `streams` streams at once, each echoing `len` bytes; checks every byte.
+async fn echo_streams(client: &stack::Client, streams: usize, len: usize) {
+    let mut tasks = Vec::new();
+    for i in 0..streams {
+        let mut s = client.open_stream().await.expect("open_stream");
+        tasks.push(tokio::spawn(async move {
+            let data = payload(i, len);
+            let (mut r, mut w) = tokio::io::split(&mut s);
+            let send = async {
+                w.write_all(&data).await.expect("write");
+                w.shutdown().await.expect("shutdown");
+            };
+            let mut back = Vec::with_capacity(len);
+            let recv = async { r.read_to_end(&mut back).await.expect("read") };
+            tokio::join!(send, recv);
+            assert_eq!(crc32fast::hash(&back), crc32fast::hash(&data), "stream {i}");
+            assert_eq!(back.len(), len);
+        }));
+    }
+    for t in tasks {
+        t.await.expect("stream task");
+    }
+}
+
+fn config(nocomp: bool, smuxver: u8) -> Config {
+    Config {
+        key: "loopback".into(),
+        crypt: kcp::codec::CryptKind::Salsa20,
+        mode: Mode::Fast3,
+        nocomp,
+        smuxver,
+        conn: 3,
+        ..Config::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_streams_over_several_sessions() {
+    tokio::time::timeout(LIMIT, async {
+        for (nocomp, ver) in [(false, 1), (true, 2)] {
+            let cfg = config(nocomp, ver);
+            let listener = KcpSmuxListener::bind(
+                "127.0.0.1:0",
+                Config::server_default().clone_from_peer(&cfg),
+            )
+            .await
+            .unwrap();
+            let addr = listener.local_addr();
+            let server = spawn_echo(listener);
+            let client = connect(addr, &cfg).await.unwrap();
+            echo_streams(&client, 24, 100_000).await;
+            let st = client.stats().await;
+            assert_eq!(
+                st.sessions_created, 3,
+                "streams spread over conn=3 sessions"
+            );
+            assert_eq!(st.sessions_live, 3);
+            server.abort();
+        }
+    })
+    .await
+    .expect("time limit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_times_out_without_a_server() {
+    // A bound UDP socket that never answers.
+    let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let cfg = Config {
+        connect_timeout: Duration::from_millis(300),
+        ..config(false, 1)
+    };
+    match connect(silent.local_addr().unwrap(), &cfg).await {
+        Err(Error::ConnectTimedOut { after, .. }) => assert_eq!(after, cfg.connect_timeout),
+        other => panic!("expected ConnectTimedOut, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_config_is_refused_by_name() {
+    let cfg = Config {
+        smuxver: 7,
+        ..Config::default()
+    };
+    match connect("127.0.0.1:9", &cfg).await {
+        Err(Error::ConfigInvalid { field, .. }) => assert_eq!(field, "smuxver"),
+        other => panic!("expected ConfigInvalid, got {other:?}"),
+    }
+    match KcpSmuxListener::bind(
+        "127.0.0.1:0",
+        Config {
+            conn: 0,
+            ..Config::default()
+        },
+    )
+    .await
+    {
+        Err(Error::ConfigInvalid { field, .. }) => assert_eq!(field, "conn"),
+        other => panic!("expected ConfigInvalid, got {other:?}"),
+    }
+}
+
+/// Helper: server config with the client's shared settings.
+trait PeerConfig {
+    fn clone_from_peer(self, peer: &Config) -> Config;
+}
+
+impl PeerConfig for Config {
+    fn clone_from_peer(self, peer: &Config) -> Config {
+        Config {
+            key: peer.key.clone(),
+            crypt: peer.crypt,
+            mode: peer.mode,
+            datashard: peer.datashard,
+            parityshard: peer.parityshard,
+            nocomp: peer.nocomp,
+            smuxver: peer.smuxver,
+            ..self
+        }
+    }
+}

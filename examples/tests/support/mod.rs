@@ -142,3 +142,72 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// The netem relay (seeded link model) on its own thread and runtime, forwarding a loopback port to
+/// `upstream`; stops when dropped.
+pub struct Relay {
+    pub addr: SocketAddr,
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Relay {
+    pub fn start(
+        upstream: SocketAddr,
+        up: netem_tests::link::LinkConfig,
+        down: netem_tests::link::LinkConfig,
+    ) -> Relay {
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let cfg = netem_tests::relay::RelayConfig::new(upstream, up, down, 7);
+                let h = netem_tests::relay::Relay::spawn("127.0.0.1:0".parse().unwrap(), cfg)
+                    .await
+                    .expect("relay");
+                addr_tx.send(h.addr()).unwrap();
+                let _ = tokio::task::spawn_blocking(move || stop_rx.recv()).await;
+                let _ = h.finish().await;
+            });
+        });
+        let addr = addr_rx.recv_timeout(READY_LIMIT).expect("relay address");
+        Relay {
+            addr,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A fresh empty directory under the system temp dir, removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!("kcp-examples-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -42,22 +42,7 @@ pub fn progress_bar(total: u64, msg: &str) -> ProgressBar {
     bar
 }
 
-/// Transport settings for file transfer: kcptun's defaults with larger windows (bulk data), and a
-/// quicker keepalive so a vanished peer is noticed in seconds.
+/// Transport settings for file transfer (see [`crate::link_config`]).
 pub fn config(key: &str, crypt: &str, mode: &str, compress: bool) -> anyhow::Result<stack::Config> {
-    let cfg = stack::Config {
-        key: key.to_string(),
-        crypt: kcp::codec::CryptKind::from_kcptun_name(crypt),
-        mode: stack::Mode::from_name(mode).ok_or_else(|| {
-            anyhow::anyhow!("unknown --mode {mode:?} (normal, fast, fast2, fast3)")
-        })?,
-        sndwnd: 1024,
-        rcvwnd: 1024,
-        nocomp: !compress,
-        keepalive: 2,
-        keepalive_timeout: std::time::Duration::from_secs(10),
-        ..stack::Config::default()
-    };
-    cfg.validate()?;
-    Ok(cfg)
+    crate::link_config(key, crypt, mode, compress)
 }

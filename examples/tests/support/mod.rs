@@ -15,6 +15,7 @@ pub const READY_LIMIT: Duration = Duration::from_secs(15);
 /// A running program, killed on drop; its stderr (and stdout) lines are kept for assertions.
 pub struct Proc {
     pub child: Child,
+    pub stdin: Option<std::process::ChildStdin>,
     pub name: String,
     pub log: Arc<Mutex<Vec<String>>>,
 }
@@ -29,7 +30,7 @@ impl Proc {
     pub fn start_env(bin: &str, args: &[String], ready: &str, env: &[(&str, &str)]) -> Proc {
         let mut cmd = Command::new(bin);
         cmd.args(args)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in env {
@@ -66,13 +67,39 @@ impl Proc {
                 }
             });
         }
-        let mut p = Proc { child, name, log };
+        let stdin = child.stdin.take();
+        let mut p = Proc {
+            child,
+            stdin,
+            name,
+            log,
+        };
         if rx.recv_timeout(READY_LIMIT).is_err() {
             let status = p.child.try_wait();
             let log = p.log.lock().unwrap().join("\n");
             panic!("{bin} {args:?} did not print {ready:?}: {status:?}\n{log}");
         }
         p
+    }
+
+    /// Waits (bounded by 20 s) until the output contains `what`.
+    pub fn wait_for(&self, what: &str) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if self.output().contains(what) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    /// Writes one line to the program's stdin.
+    pub fn say(&mut self, line: &str) {
+        use std::io::Write;
+        let w = self.stdin.as_mut().expect("stdin open");
+        writeln!(w, "{line}").expect("write stdin");
+        w.flush().expect("flush stdin");
     }
 
     /// Everything printed so far.

@@ -207,7 +207,7 @@ async fn send_one(client: &stack::Client, item: &Item, bar: &ProgressBar) -> any
     }
     bar.inc(offset);
     if offset > 0 {
-        bar.println(format!("resuming {} at {}", item.name, human_bytes(offset)));
+        bar.suspend(|| eprintln!("resuming {} at {}", item.name, human_bytes(offset)));
     }
     let mut left = size - offset;
     let write_result: anyhow::Result<()> = async {

@@ -13,6 +13,15 @@ enum Target {
     Unix(String),
 }
 
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Tcp(a) => write!(f, "{a} (TCP)"),
+            Target::Unix(p) => write!(f, "{p} (Unix socket)"),
+        }
+    }
+}
+
 impl Target {
     fn parse(t: &str) -> Target {
         let looks_tcp = t
@@ -34,7 +43,7 @@ pub async fn run(s: ServerSettings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on UDP {listen}"))?;
     let target = Target::parse(&s.target);
     tracing::info!("listening on: {}", listener.local_addr());
-    tracing::info!("target: {target:?}");
+    tracing::info!("target: {target}");
     loop {
         let (stream, peer) = listener.accept().await.context("listener stopped")?;
         let target = target.clone();
@@ -59,7 +68,7 @@ pub async fn run(s: ServerSettings) -> anyhow::Result<()> {
             };
             if let Err(e) = r {
                 // Dropping the stream sends FIN: the client sees its connection close, as with kcptun.
-                tracing::warn!("stream {id} from {peer}: target {target:?}: {e}");
+                tracing::warn!("stream {id} from {peer}: cannot connect to {target}: {e}");
             }
         });
     }

@@ -11,9 +11,21 @@ async fn main() -> std::io::Result<()> {
         preset: kcp::proto::Preset::Fast,
         send_window: 1024,
         recv_window: 1024,
-        crypt: if std::env::var_os("AES").is_some() { CryptKind::Aes256 } else { CryptKind::None },
-        fec_data_shards: if std::env::var_os("AES").is_some() { 10 } else { 0 },
-        fec_parity_shards: if std::env::var_os("AES").is_some() { 3 } else { 0 },
+        crypt: if std::env::var_os("AES").is_some() {
+            CryptKind::Aes256
+        } else {
+            CryptKind::None
+        },
+        fec_data_shards: if std::env::var_os("AES").is_some() {
+            10
+        } else {
+            0
+        },
+        fec_parity_shards: if std::env::var_os("AES").is_some() {
+            3
+        } else {
+            0
+        },
         ..Config::default()
     };
     let l = KcpListener::bind("127.0.0.1:0", cfg.clone()).await?;

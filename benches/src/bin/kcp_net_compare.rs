@@ -417,7 +417,8 @@ fn main() {
         for c in cases {
             let (mut om, mut oc, mut gm, mut gc) = (vec![], vec![], vec![], vec![]);
             for _ in 0..args.runs {
-                let (m, cpu) = rt.block_on(ours_bulk(c, args.secs));
+                let (m, cpu) = rt
+                    .block_on(async move { tokio::spawn(ours_bulk(c, args.secs)).await.unwrap() });
                 om.push(m);
                 oc.push(cpu);
                 if let Some(p) = &peer {
@@ -449,7 +450,11 @@ fn main() {
         };
         let (mut o, mut g) = (vec![], vec![]);
         for _ in 0..args.runs {
-            o.push(rt.block_on(ours_echo(c, args.secs.min(5.0))));
+            o.push(rt.block_on(async move {
+                tokio::spawn(ours_echo(c, args.secs.min(5.0)))
+                    .await
+                    .unwrap()
+            }));
             if let Some(p) = &peer {
                 g.push(go_echo(p, c, args.secs.min(5.0)));
             }
@@ -481,7 +486,14 @@ fn main() {
         };
         let o = median(
             (0..args.runs)
-                .map(|_| rt.block_on(ours_bulk(c, args.secs.min(5.0))).0)
+                .map(|_| {
+                    rt.block_on(async move {
+                        tokio::spawn(ours_bulk(c, args.secs.min(5.0)))
+                            .await
+                            .unwrap()
+                    })
+                    .0
+                })
                 .collect(),
         );
         println!("| UDP blast MiB/s | ours bulk (none, 0/0) MiB/s | ours / blast |");

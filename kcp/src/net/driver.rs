@@ -56,13 +56,13 @@ pub(crate) struct Inner {
 
 /// The driver task.
 pub(crate) struct Driver {
-    udp: Udp,
+    udp: Arc<Udp>,
     inner: Inner,
 }
 
 impl Driver {
     pub(crate) fn new(
-        udp: Udp,
+        udp: Arc<Udp>,
         shared: Arc<EndpointShared>,
         config: Arc<Config>,
         role: Role,
@@ -134,6 +134,13 @@ impl Driver {
             let now = shared.now_ms();
             self.inner.on_dirty(now);
             self.inner.on_timers(now);
+            {
+                let mut pending = shared.pending.lock().unwrap_or_else(|e| e.into_inner());
+                if !pending.is_empty() {
+                    self.inner.tx.append_from(&pending, 0);
+                    pending.clear();
+                }
+            }
             if !self.inner.tx.is_empty() {
                 self.inner.count_out();
                 if let Err(e) = self.udp.send_all(&mut self.inner.tx).await {
@@ -151,7 +158,9 @@ impl Driver {
         let now = self.inner.shared.now_ms();
         let inner = &mut self.inner;
         // WouldBlock just means another wake-up raced us; ICMP errors and the like do not end the socket.
-        let _ = self.udp.recv_batch(|src, buf| inner.on_datagram(src, buf, now));
+        let _ = self
+            .udp
+            .recv_batch(|src, buf| inner.on_datagram(src, buf, now));
         let touched = std::mem::take(&mut inner.touched);
         for &key in &touched {
             if let Some(s) = inner.sessions.get(key) {

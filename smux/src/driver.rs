@@ -114,6 +114,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             let next = t.deadline() + cfg.keep_alive_interval;
             t.as_mut().reset(next.max(Instant::now()));
             let mut inner = self.shared.lock();
+            inner.pool.trim();
             if !inner.nop_pending {
                 inner.nop_pending = true;
                 inner.ctrl.push_back(Ctrl::Nop);
@@ -260,7 +261,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                         && !slot.dropped
                         && slot.error.is_none()
                     {
-                        slot.recv.extend_from_slice(&self.rbuf[HEADER_LEN..total]);
+                        slot.recv
+                            .push(&self.rbuf[HEADER_LEN..total], &mut inner.pool);
                         slot.recv_len += n;
                         slot.last_active = epoch;
                         if let Some(w) = slot.read_waker.take() {
@@ -351,7 +353,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                     Ok(w) => w.max(0) as usize,
                     Err(e) => {
                         let n = slot.send.len();
-                        slot.send.clear();
+                        slot.send.clear(&mut inner.pool);
                         slot.write_error = Some(e);
                         if let Some(w) = slot.write_waker.take() {
                             self.wakers.push(w);
@@ -363,7 +365,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             } else {
                 usize::MAX
             };
-            let n = slot.send.len().min(cfg.max_frame_size).min(window);
+            let n = slot.send.front_len().min(cfg.max_frame_size).min(window);
             if n > 0 {
                 Header {
                     version: v,
@@ -373,13 +375,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 }
                 .put(&mut self.scratch);
                 if n <= SMALL_PAYLOAD || !self.vectored {
-                    self.scratch.extend_from_slice(&slot.send[..n]);
-                    slot.send.advance(n);
+                    slot.send
+                        .copy_front_to(n, &mut self.scratch, &mut inner.pool);
                 } else {
                     if !self.scratch.is_empty() {
                         self.out.push_back(self.scratch.split().freeze());
                     }
-                    self.out.push_back(slot.send.split_to(n).freeze());
+                    self.out
+                        .push_back(slot.send.split_front(n, &mut inner.pool));
                 }
                 slot.num_written = slot.num_written.wrapping_add(n as u32);
                 slot.last_active = epoch;
@@ -402,7 +405,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 }
                 // A dropped v2 stream without window: abortive close.
                 let rest = slot.send.len();
-                slot.send.clear();
+                slot.send.clear(&mut inner.pool);
                 inner.send_total -= rest;
             }
             if slot.fin_pending && !slot.fin_sent {
@@ -440,6 +443,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 if inner.error.is_some() {
                     return progress;
                 }
+                // Nothing is in flight now: blocks whose bytes went out in earlier batches are free.
+                inner.pool.recycle();
                 let got = self.gather(&mut inner);
                 drop(inner);
                 self.wake_collected();
@@ -524,9 +529,9 @@ fn sweep_idle(inner: &mut Inner) {
         slot.wake_reader();
         slot.wake_writer();
         let (recv, send) = (slot.recv_len, slot.send.len());
-        slot.recv = BytesMut::new();
+        slot.recv.clear(&mut inner.pool);
         slot.recv_len = 0;
-        slot.send.clear();
+        slot.send.clear(&mut inner.pool);
         let fin = !slot.fin_sent;
         slot.fin_sent = true;
         let gone = slot.dropped || !slot.has_handle;

@@ -190,7 +190,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             if self.rbuf.capacity() - self.rbuf.len() < want {
                 self.rbuf.reserve(want);
             }
-            match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
+            // Never read more than `want`: unparsed bytes stay bounded by one chunk plus one frame.
+            let mut limited = (&mut self.rbuf).limit(want);
+            match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut limited) {
                 Poll::Pending => return progress,
                 Poll::Ready(Ok(0)) => {
                     self.read_done = true;

@@ -442,7 +442,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
         for _ in 0..OPS_PER_POLL {
             if self.out.is_empty() {
                 let mut inner = shared.lock();
-                if inner.error.is_some() {
+                if inner.error.is_some() || inner.write_error.is_some() {
                     return progress;
                 }
                 // Nothing is in flight now: blocks whose bytes went out in earlier batches are free.
@@ -456,7 +456,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                             Poll::Pending => return progress,
                             Poll::Ready(Ok(())) => self.need_flush = false,
                             Poll::Ready(Err(e)) => {
-                                self.shared.lock().fail(Error::from_io(&e));
+                                self.write_failed(Error::from_io(&e));
                                 return true;
                             }
                         }
@@ -479,7 +479,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             match res {
                 Poll::Pending => return progress,
                 Poll::Ready(Ok(0)) => {
-                    self.shared.lock().fail(Error::Transport {
+                    self.write_failed(Error::Transport {
                         kind: std::io::ErrorKind::WriteZero,
                         message: "transport accepted no bytes".into(),
                     });
@@ -503,12 +503,29 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                     }
                 }
                 Poll::Ready(Err(e)) => {
-                    self.shared.lock().fail(Error::from_io(&e));
+                    self.write_failed(Error::from_io(&e));
                     return true;
                 }
             }
         }
         progress
+    }
+
+    /// The transport cannot be written any more. As smux, reading goes on (frames the peer sent before
+    /// it went away, FINs included, are still delivered); writes fail from now on.
+    fn write_failed(&mut self, e: Error) {
+        self.out.clear();
+        let mut inner = self.shared.lock();
+        if inner.write_error.is_none() {
+            inner.write_error = Some(e);
+        }
+        for slot in inner.streams.values_mut() {
+            slot.wake_writer();
+        }
+        if self.read_done {
+            let e = inner.write_error.clone();
+            inner.fail(e.unwrap_or(Error::SessionClosed));
+        }
     }
 }
 
@@ -571,16 +588,27 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
             this.poll_timers(cx);
             let r = this.poll_read_side(cx);
             let w = this.poll_write_side(cx);
-            let (error, closing) = {
+            let (error, closing, write_dead) = {
                 let inner = this.shared.lock();
-                (inner.error.is_some(), inner.closing)
+                (
+                    inner.error.is_some(),
+                    inner.closing,
+                    inner.write_error.is_some(),
+                )
             };
-            if error || (closing && this.out.is_empty() && !w) {
-                if closing && !error && !this.shut_down {
+            // After a write error the session lives on while there is still something to read.
+            let finished_reading = this.read_done || closing;
+            if error || (write_dead && finished_reading) || (closing && this.out.is_empty() && !w) {
+                if closing && !error && !write_dead && !this.shut_down {
                     match Pin::new(&mut this.io).poll_shutdown(cx) {
                         Poll::Pending => return Poll::Pending,
                         Poll::Ready(_) => this.shut_down = true,
                     }
+                }
+                if write_dead {
+                    let mut inner = this.shared.lock();
+                    let e = inner.write_error.clone().unwrap_or(Error::SessionClosed);
+                    inner.fail(e);
                 }
                 let mut inner = this.shared.lock();
                 inner.fail(Error::SessionClosed);

@@ -107,6 +107,8 @@ pub(crate) struct Inner {
     pub driver_waker: Option<Waker>,
     /// Terminal session error; once set nothing more is read or written.
     pub error: Option<Error>,
+    /// The transport failed for writing; reads go on until they fail too.
+    pub write_error: Option<Error>,
     /// Local close requested: write out what is queued, then shut the transport down.
     pub closing: bool,
     pub next_id: u32,
@@ -208,6 +210,7 @@ impl Shared {
                 accept_wakers: Vec::new(),
                 driver_waker: None,
                 error: None,
+                write_error: None,
                 closing: false,
                 next_id: if client { 1 } else { 0 },
                 go_away: false,

@@ -130,7 +130,7 @@ impl AsyncWrite for Stream {
         let cfg = &self.shared.config;
         let mut guard = self.shared.lock();
         let inner = &mut *guard;
-        if let Some(e) = inner.error.clone() {
+        if let Some(e) = inner.error.clone().or_else(|| inner.write_error.clone()) {
             return Poll::Ready(Err(e.into()));
         }
         let Some(slot) = inner.streams.get_mut(&self.sid) else {
@@ -160,7 +160,7 @@ impl AsyncWrite for Stream {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut guard = self.shared.lock();
         let inner = &mut *guard;
-        if let Some(e) = inner.error.clone() {
+        if let Some(e) = inner.error.clone().or_else(|| inner.write_error.clone()) {
             return Poll::Ready(Err(e.into()));
         }
         let Some(slot) = inner.streams.get_mut(&self.sid) else {
@@ -188,7 +188,7 @@ impl AsyncWrite for Stream {
         if let Some(e) = slot.error.clone() {
             return Poll::Ready(Err(e.into()));
         }
-        if let Some(e) = inner.error.clone() {
+        if let Some(e) = inner.error.clone().or_else(|| inner.write_error.clone()) {
             return Poll::Ready(Err(e.into()));
         }
         slot.write_waker = Some(cx.waker().clone());

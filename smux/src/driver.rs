@@ -21,7 +21,7 @@ use crate::state::{Ctrl, Inner, Shared, Slot};
 /// Bytes asked of the transport per read.
 const READ_CHUNK: usize = 256 * 1024;
 /// Bytes gathered into one batch of writes.
-const BATCH_BYTES: usize = 512 * 1024;
+const BATCH_BYTES: usize = 1024 * 1024;
 /// Payloads up to this size are copied next to their header instead of getting their own `IoSlice`.
 const SMALL_PAYLOAD: usize = 1024;
 /// Reads (or writes) per driver poll before giving the other direction a turn.

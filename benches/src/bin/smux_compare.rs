@@ -39,6 +39,9 @@ struct Args {
     /// Workloads to run (a, b, c).
     #[arg(long, value_delimiter = ',', default_value = "a,b,c")]
     work: Vec<String>,
+    /// Our `Config::stream_send_buffer` (default: the crate default).
+    #[arg(long)]
+    send_buffer: Option<usize>,
     /// Implementations to run (go1, ours1, go2, ours2, async-smux, yamux).
     #[arg(
         long,
@@ -295,10 +298,13 @@ async fn run_rust(imp: &str, work: &str, args: &Args) -> f64 {
     let (c, s) = tcp_pair().await;
     match imp {
         "ours1" | "ours2" => {
-            let cfg = smux::Config {
+            let mut cfg = smux::Config {
                 version: if imp == "ours1" { 1 } else { 2 },
                 ..smux::Config::default()
             };
+            if let Some(b) = args.send_buffer {
+                cfg.stream_send_buffer = b;
+            }
             let client = smux::Session::client(c, cfg.clone()).unwrap();
             let server = smux::Session::server(s, cfg).unwrap();
             run_work(Ours(Arc::new(client)), OursAcc(server), work, args).await

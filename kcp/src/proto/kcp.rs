@@ -19,8 +19,10 @@ const PROBE_INIT: u32 = 7_000;
 const PROBE_LIMIT: u32 = 120_000;
 const THRESH_INIT: u32 = 2;
 const THRESH_MIN: u32 = 2;
-/// Size of the chunks payload copies are carved from (amortizes allocation to well below one per segment).
-const ARENA: usize = 64 * 1024;
+/// Size of the chunks payload copies are carved from: one allocation per ~11 full segments instead of one per
+/// segment. A stored segment keeps its whole chunk alive, so the receive side holds at most
+/// `2 * rcv_wnd * ARENA` bytes even if a hostile peer spreads tiny segments over many chunks.
+const ARENA: usize = 16 * 1024;
 
 /// Why [`Kcp::send`] refused data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -34,7 +34,10 @@ fn bench_ack_cost(c: &mut Criterion) {
     for wnd in [1024u16, 8192, 32768] {
         let in_flight = wnd as usize * 30_000 / 32_768;
         let sc = AckScenario::new(wnd, in_flight, 0.01, 3);
-        eprintln!("ack_cost/{wnd}: {in_flight} segments in flight, {} ACK segments", sc.ack_count);
+        eprintln!(
+            "ack_cost/{wnd}: {in_flight} segments in flight, {} ACK segments",
+            sc.ack_count
+        );
         g.throughput(Throughput::Elements(sc.ack_count as u64));
         g.bench_function(format!("{wnd}"), |b| {
             b.iter_batched(

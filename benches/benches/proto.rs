@@ -9,7 +9,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use benches::{AckScenario, transfer};
+use benches::proto_pair::{AckScenario, transfer};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 const TOTAL: usize = 256 << 20;

@@ -13,7 +13,12 @@ fn main() {
     let mut secs: Vec<f64> = (0..runs)
         .map(|i| {
             let t = Instant::now();
-            std::hint::black_box(benches::transfer(total, loss, 1024, i as u64 + 1));
+            std::hint::black_box(benches::proto_pair::transfer(
+                total,
+                loss,
+                1024,
+                i as u64 + 1,
+            ));
             t.elapsed().as_secs_f64()
         })
         .collect();

@@ -69,7 +69,12 @@ fn scenario(overload: bool) -> impl Strategy<Value = Scenario> {
 
 /// Encodes the scenario's stream; returns the KCP datagrams and the wire datagrams grouped by FEC group
 /// (each wire datagram tagged with its position in the group).
-fn encode(s: &Scenario, cfg: &CodecConfig) -> (Vec<Vec<u8>>, Vec<Vec<(usize, Vec<u8>)>>) {
+/// Wire datagrams of one FEC group, each with its position in the group.
+type Group = Vec<(usize, Vec<u8>)>;
+/// A KCP datagram as decoded, with its `recovered` flag.
+type Output = (Vec<u8>, bool);
+
+fn encode(s: &Scenario, cfg: &CodecConfig) -> (Vec<Vec<u8>>, Vec<Group>) {
     let mut tx = Codec::new(cfg).unwrap();
     let h = tx.header_len();
     let mut kcp = Vec::new();
@@ -100,7 +105,7 @@ fn encode(s: &Scenario, cfg: &CodecConfig) -> (Vec<Vec<u8>>, Vec<Vec<(usize, Vec
 
 /// Applies drops (complete groups only), shuffles within each group and across neighbouring groups, adds
 /// duplicates; returns the datagrams in arrival order and the KCP ids that were dropped.
-fn deliver(s: &Scenario, groups: Vec<Vec<(usize, Vec<u8>)>>) -> (Vec<Vec<u8>>, HashSet<u32>) {
+fn deliver(s: &Scenario, groups: Vec<Group>) -> (Vec<Vec<u8>>, HashSet<u32>) {
     let mut rng_state = 0u64;
     let mut order: Vec<Vec<u8>> = Vec::new();
     let mut dropped = HashSet::new();
@@ -143,7 +148,7 @@ fn deliver(s: &Scenario, groups: Vec<Vec<(usize, Vec<u8>)>>) -> (Vec<Vec<u8>>, H
     (order, dropped)
 }
 
-fn run(s: &Scenario) -> (Vec<Vec<u8>>, Vec<(Vec<u8>, bool)>, HashSet<u32>) {
+fn run(s: &Scenario) -> (Vec<Vec<u8>>, Vec<Output>, HashSet<u32>) {
     let cfg = CodecConfig::new(s.crypt, derive_key("prop"), s.data, s.parity);
     let (kcp, groups) = encode(s, &cfg);
     let (arrivals, dropped) = deliver(s, groups);

@@ -161,6 +161,24 @@ pub fn free_tcp() -> SocketAddr {
     s.local_addr().expect("addr")
 }
 
+/// Whether some socket is bound to the IPv4 UDP address `addr` (from `/proc/net/udp`).
+fn udp_bound(addr: SocketAddr) -> bool {
+    let SocketAddr::V4(v4) = addr else {
+        return true;
+    };
+    let want = format!(
+        "{:08X}:{:04X}",
+        u32::from_le_bytes(v4.ip().octets()),
+        v4.port()
+    );
+    std::fs::read_to_string("/proc/net/udp")
+        .map(|t| {
+            t.lines()
+                .any(|l| l.split_whitespace().nth(1) == Some(want.as_str()))
+        })
+        .unwrap_or(true)
+}
+
 /// A running kcptun process, killed on drop.
 #[derive(Debug)]
 pub struct Kcptun {
@@ -180,7 +198,18 @@ impl Kcptun {
         ];
         args.extend(cell.args());
         args.extend(extra.iter().map(|s| s.to_string()));
-        Kcptun::start("kcptun-server", &args, listen)
+        let k = Kcptun::start("kcptun-server", &args, listen);
+        // kcptun logs "key derivation done" before it binds its UDP socket; datagrams sent before the
+        // bind are lost (and only recovered by retransmission), so wait until the port shows up.
+        let deadline = std::time::Instant::now() + READY_LIMIT;
+        while !udp_bound(listen) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "kcptun-server never bound {listen}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        k
     }
 
     /// `kcptun-client -l local -r remote` with the cell's flags and `extra`.

@@ -292,6 +292,8 @@ struct Metric {
     workload: Workload,
     get: fn(&Outcome) -> Option<f64>,
     log: bool,
+    /// Each panel gets its own y range (latency grows with RTT); otherwise one shared scale.
+    per_panel: bool,
 }
 
 fn panels<DB: DrawingBackend>(
@@ -310,19 +312,20 @@ fn panels<DB: DrawingBackend>(
     let (plots, legend) = body.split_horizontally(w.saturating_sub(230));
     let areas = plots.split_evenly((1, rtts.len().max(1)));
     let xmax = ls.iter().copied().fold(0.0, f64::max).max(1.0);
-    let vals: Vec<f64> = rows
-        .iter()
-        .filter(|r| r.workload == m.workload)
-        .filter_map(|r| (m.get)(&r.outcome))
-        .collect();
-    let ymax = vals.iter().copied().fold(0.0, f64::max).max(1.0) * 1.1;
-    let ymin = vals
-        .iter()
-        .copied()
-        .fold(f64::INFINITY, f64::min)
-        .clamp(0.1, ymax / 2.0)
-        * 0.8;
     for (area, &rtt) in areas.iter().zip(&rtts) {
+        // Goodput panels share one scale (compare across RTTs); latency panels each fit their RTT's range.
+        let vals: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.workload == m.workload && (!m.per_panel || r.rtt_ms == rtt))
+            .filter_map(|r| (m.get)(&r.outcome))
+            .collect();
+        let ymax = vals.iter().copied().fold(0.0, f64::max).max(1.0) * 1.1;
+        let ymin = vals
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min)
+            .clamp(0.1, ymax / 2.0)
+            * 0.8;
         let mut b = ChartBuilder::on(area);
         b.caption(format!("RTT {rtt} ms"), ("sans-serif", 22))
             .margin(12)
@@ -352,6 +355,8 @@ fn panels<DB: DrawingBackend>(
                     .x_label_formatter(&|v| format!("{v:.0}"))
                     .y_label_formatter(&|v| format!("{v:.0}"))
                     .y_desc(m.y)
+                    .max_light_lines(2)
+                    .y_labels(12)
                     .label_style(("sans-serif", 15))
                     .axis_desc_style(("sans-serif", 16))
                     .draw()
@@ -408,30 +413,34 @@ pub fn charts(rows: &[Row], dir: &Path) -> Result<Vec<PathBuf>, String> {
             workload: Workload::Bulk,
             get: goodput,
             log: false,
+            per_panel: false,
         },
         Metric {
             file: "latency_p50",
-            title: "64-byte echo RTT, median (ms, log scale, lower is better)",
+            title: "64-byte echo RTT, median (ms, lower is better)",
             y: "p50 RTT ms",
             workload: Workload::Interactive,
             get: |o| o.p50_ms.filter(|_| o.error.is_none()),
-            log: true,
+            log: false,
+            per_panel: true,
         },
         Metric {
             file: "latency_p99",
-            title: "64-byte echo RTT, 99th percentile (ms, log scale, lower is better)",
+            title: "64-byte echo RTT, 99th percentile (ms, lower is better)",
             y: "p99 RTT ms",
             workload: Workload::Interactive,
             get: p99,
-            log: true,
+            log: false,
+            per_panel: true,
         },
         Metric {
             file: "latency_max",
-            title: "64-byte echo RTT, maximum (ms, log scale, lower is better)",
+            title: "64-byte echo RTT, maximum (ms, lower is better)",
             y: "max RTT ms",
             workload: Workload::Interactive,
             get: |o| o.max_ms.filter(|_| o.error.is_none()),
-            log: true,
+            log: false,
+            per_panel: true,
         },
     ];
     let mut out = Vec::new();

@@ -4,7 +4,9 @@
 //
 //	-role echo    echo every session's bytes back
 //	-role sink    count bytes of the first session for -duration seconds from its first byte,
-//	              then print "RESULT <bytes> <seconds>" and exit
+//	              then print "RESULT <bytes> <seconds> <own cpu seconds>" and exit
+//	-role hold    accept -sessions sessions, keep them open, then print "READY <n> <rss KiB>";
+//	              prints "BASE <rss KiB>" after binding
 //
 // Client roles (-addr is the server):
 //
@@ -27,8 +29,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sort"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	kcp "github.com/xtaci/kcp-go"
@@ -51,6 +56,7 @@ var (
 	duration   = flag.Float64("duration", 10, "seconds for sink/pingpong")
 	size       = flag.Int("size", 64, "message size for pingpong")
 	seed       = flag.Uint64("seed", 1, "data seed for echocheck")
+	sessions   = flag.Int("sessions", 10000, "sessions for hold")
 )
 
 func block() kcp.BlockCrypt {
@@ -125,7 +131,7 @@ func (r *rng) fill(b []byte) {
 func main() {
 	flag.Parse()
 	switch *role {
-	case "echo", "sink":
+	case "echo", "sink", "hold":
 		server()
 	case "source", "echocheck", "pingpong":
 		client()
@@ -142,13 +148,27 @@ func server() {
 	l.SetReadBuffer(*sockbuf)
 	l.SetWriteBuffer(*sockbuf)
 	fmt.Printf("LISTEN %s\n", l.Addr())
+	if *role == "hold" {
+		runtime.GC()
+		fmt.Printf("BASE %d\n", rssKiB())
+	}
 	os.Stdout.Sync()
+	var held []*kcp.UDPSession
 	for {
 		s, err := l.AcceptKCP()
 		if err != nil {
 			fail("accept: %v", err)
 		}
 		configure(s)
+		if *role == "hold" {
+			held = append(held, s)
+			if len(held) == *sessions {
+				runtime.GC()
+				fmt.Printf("READY %d %d\n", len(held), rssKiB())
+				os.Stdout.Sync()
+			}
+			continue
+		}
 		if *role == "echo" {
 			go func() {
 				io.Copy(s, s)
@@ -178,7 +198,26 @@ func sink(s *kcp.UDPSession) {
 			break
 		}
 	}
-	fmt.Printf("RESULT %d %.3f\n", total, time.Since(start).Seconds())
+	secs := time.Since(start).Seconds()
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	cpu := float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+	fmt.Printf("RESULT %d %.3f %.3f\n", total, secs, cpu)
+}
+
+func rssKiB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			var v int64
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmRSS:")), "%d", &v)
+			return v
+		}
+	}
+	return 0
 }
 
 func client() {

@@ -213,3 +213,54 @@ async fn message_mode_keeps_boundaries() {
         "the message stays queued"
     );
 }
+
+/// kcp-go's listener rules, driven by hand-made datagrams (crypt null, no FEC): a new conv with
+/// `sn == 0` from a known address replaces its session; another conv with `sn != 0` is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_conversation_from_same_address_replaces_the_session() {
+    let cfg = Config {
+        crypt: CryptKind::Null,
+        fec_data_shards: 0,
+        fec_parity_shards: 0,
+        ..small()
+    };
+    let listener = KcpListener::bind("127.0.0.1:0", cfg).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let push = |conv: u32, sn: u32, payload: &[u8]| {
+        let mut d = Vec::with_capacity(24 + payload.len());
+        d.extend_from_slice(&conv.to_le_bytes());
+        d.extend_from_slice(&[81, 0]); // PUSH, frg 0
+        d.extend_from_slice(&32u16.to_le_bytes()); // wnd
+        d.extend_from_slice(&0u32.to_le_bytes()); // ts
+        d.extend_from_slice(&sn.to_le_bytes());
+        d.extend_from_slice(&0u32.to_le_bytes()); // una
+        d.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        d.extend_from_slice(payload);
+        d
+    };
+    sock.send_to(&push(1, 0, b"one"), addr).await.unwrap();
+    let (mut first, _) = listener.accept().await.unwrap();
+    assert_eq!(first.conv(), 1);
+    let mut b = [0u8; 3];
+    first.read_exact(&mut b).await.unwrap();
+    assert_eq!(&b, b"one");
+    // Another conv mid-stream (sn 5) from the same address: dropped, the session stays.
+    sock.send_to(&push(9, 5, b"bad"), addr).await.unwrap();
+    // A new conversation (sn 0): the old session ends, a new one is accepted.
+    sock.send_to(&push(2, 0, b"two"), addr).await.unwrap();
+    let (mut second, _) = listener.accept().await.unwrap();
+    assert_eq!(
+        second.conv(),
+        2,
+        "the sn 5 datagram must not have opened a session"
+    );
+    second.read_exact(&mut b).await.unwrap();
+    assert_eq!(&b, b"two");
+    let e = first
+        .read(&mut b)
+        .await
+        .expect_err("replaced session must fail");
+    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset);
+    assert_eq!(listener.live_sessions(), 1);
+}

@@ -19,9 +19,9 @@ use crate::frame::{Cmd, Decoder, HEADER_LEN, Header};
 use crate::state::{Ctrl, Inner, Shared, Slot};
 
 /// Bytes asked of the transport per read.
-const READ_CHUNK: usize = 64 * 1024;
+const READ_CHUNK: usize = 256 * 1024;
 /// Bytes gathered into one batch of writes.
-const BATCH_BYTES: usize = 256 * 1024;
+const BATCH_BYTES: usize = 1024 * 1024;
 /// Payloads up to this size are copied next to their header instead of getting their own `IoSlice`.
 const SMALL_PAYLOAD: usize = 1024;
 /// Reads (or writes) per driver poll before giving the other direction a turn.
@@ -114,6 +114,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             let next = t.deadline() + cfg.keep_alive_interval;
             t.as_mut().reset(next.max(Instant::now()));
             let mut inner = self.shared.lock();
+            inner.pool.trim();
             if !inner.nop_pending {
                 inner.nop_pending = true;
                 inner.ctrl.push_back(Ctrl::Nop);
@@ -189,7 +190,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             if self.rbuf.capacity() - self.rbuf.len() < want {
                 self.rbuf.reserve(want);
             }
-            match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
+            // Never read more than `want`: unparsed bytes stay bounded by one chunk plus one frame.
+            let mut limited = (&mut self.rbuf).limit(want);
+            match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut limited) {
                 Poll::Pending => return progress,
                 Poll::Ready(Ok(0)) => {
                     self.read_done = true;
@@ -260,7 +263,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                         && !slot.dropped
                         && slot.error.is_none()
                     {
-                        slot.recv.extend_from_slice(&self.rbuf[HEADER_LEN..total]);
+                        slot.recv
+                            .push(&self.rbuf[HEADER_LEN..total], &mut inner.pool);
                         slot.recv_len += n;
                         slot.last_active = epoch;
                         if let Some(w) = slot.read_waker.take() {
@@ -351,7 +355,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                     Ok(w) => w.max(0) as usize,
                     Err(e) => {
                         let n = slot.send.len();
-                        slot.send.clear();
+                        slot.send.clear(&mut inner.pool);
                         slot.write_error = Some(e);
                         if let Some(w) = slot.write_waker.take() {
                             self.wakers.push(w);
@@ -363,7 +367,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             } else {
                 usize::MAX
             };
-            let n = slot.send.len().min(cfg.max_frame_size).min(window);
+            let n = slot.send.front_len().min(cfg.max_frame_size).min(window);
             if n > 0 {
                 Header {
                     version: v,
@@ -373,13 +377,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 }
                 .put(&mut self.scratch);
                 if n <= SMALL_PAYLOAD || !self.vectored {
-                    self.scratch.extend_from_slice(&slot.send[..n]);
-                    slot.send.advance(n);
+                    slot.send
+                        .copy_front_to(n, &mut self.scratch, &mut inner.pool);
                 } else {
                     if !self.scratch.is_empty() {
                         self.out.push_back(self.scratch.split().freeze());
                     }
-                    self.out.push_back(slot.send.split_to(n).freeze());
+                    self.out
+                        .push_back(slot.send.split_front(n, &mut inner.pool));
                 }
                 slot.num_written = slot.num_written.wrapping_add(n as u32);
                 slot.last_active = epoch;
@@ -402,7 +407,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 }
                 // A dropped v2 stream without window: abortive close.
                 let rest = slot.send.len();
-                slot.send.clear();
+                slot.send.clear(&mut inner.pool);
                 inner.send_total -= rest;
             }
             if slot.fin_pending && !slot.fin_sent {
@@ -437,9 +442,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
         for _ in 0..OPS_PER_POLL {
             if self.out.is_empty() {
                 let mut inner = shared.lock();
-                if inner.error.is_some() {
+                if inner.error.is_some() || inner.write_error.is_some() {
                     return progress;
                 }
+                // Nothing is in flight now: blocks whose bytes went out in earlier batches are free.
+                inner.pool.recycle();
                 let got = self.gather(&mut inner);
                 drop(inner);
                 self.wake_collected();
@@ -449,7 +456,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                             Poll::Pending => return progress,
                             Poll::Ready(Ok(())) => self.need_flush = false,
                             Poll::Ready(Err(e)) => {
-                                self.shared.lock().fail(Error::from_io(&e));
+                                self.write_failed(Error::from_io(&e));
                                 return true;
                             }
                         }
@@ -472,7 +479,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             match res {
                 Poll::Pending => return progress,
                 Poll::Ready(Ok(0)) => {
-                    self.shared.lock().fail(Error::Transport {
+                    self.write_failed(Error::Transport {
                         kind: std::io::ErrorKind::WriteZero,
                         message: "transport accepted no bytes".into(),
                     });
@@ -496,12 +503,29 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                     }
                 }
                 Poll::Ready(Err(e)) => {
-                    self.shared.lock().fail(Error::from_io(&e));
+                    self.write_failed(Error::from_io(&e));
                     return true;
                 }
             }
         }
         progress
+    }
+
+    /// The transport cannot be written any more. As smux, reading goes on (frames the peer sent before
+    /// it went away, FINs included, are still delivered); writes fail from now on.
+    fn write_failed(&mut self, e: Error) {
+        self.out.clear();
+        let mut inner = self.shared.lock();
+        if inner.write_error.is_none() {
+            inner.write_error = Some(e);
+        }
+        for slot in inner.streams.values_mut() {
+            slot.wake_writer();
+        }
+        if self.read_done {
+            let e = inner.write_error.clone();
+            inner.fail(e.unwrap_or(Error::SessionClosed));
+        }
     }
 }
 
@@ -524,9 +548,9 @@ fn sweep_idle(inner: &mut Inner) {
         slot.wake_reader();
         slot.wake_writer();
         let (recv, send) = (slot.recv_len, slot.send.len());
-        slot.recv = BytesMut::new();
+        slot.recv.clear(&mut inner.pool);
         slot.recv_len = 0;
-        slot.send.clear();
+        slot.send.clear(&mut inner.pool);
         let fin = !slot.fin_sent;
         slot.fin_sent = true;
         let gone = slot.dropped || !slot.has_handle;
@@ -564,16 +588,27 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
             this.poll_timers(cx);
             let r = this.poll_read_side(cx);
             let w = this.poll_write_side(cx);
-            let (error, closing) = {
+            let (error, closing, write_dead) = {
                 let inner = this.shared.lock();
-                (inner.error.is_some(), inner.closing)
+                (
+                    inner.error.is_some(),
+                    inner.closing,
+                    inner.write_error.is_some(),
+                )
             };
-            if error || (closing && this.out.is_empty() && !w) {
-                if closing && !error && !this.shut_down {
+            // After a write error the session lives on while there is still something to read.
+            let finished_reading = this.read_done || closing;
+            if error || (write_dead && finished_reading) || (closing && this.out.is_empty() && !w) {
+                if closing && !error && !write_dead && !this.shut_down {
                     match Pin::new(&mut this.io).poll_shutdown(cx) {
                         Poll::Pending => return Poll::Pending,
                         Poll::Ready(_) => this.shut_down = true,
                     }
+                }
+                if write_dead {
+                    let mut inner = this.shared.lock();
+                    let e = inner.write_error.clone().unwrap_or(Error::SessionClosed);
+                    inner.fail(e);
                 }
                 let mut inner = this.shared.lock();
                 inner.fail(Error::SessionClosed);

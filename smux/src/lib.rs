@@ -18,6 +18,7 @@ mod config;
 mod driver;
 mod error;
 pub mod frame;
+mod queue;
 mod session;
 mod state;
 mod stream;

@@ -26,6 +26,9 @@ pub struct Stats {
     pub send_buffered: usize,
     /// Bytes read from the transport but not yet parsed into frames.
     pub read_buffered: usize,
+    /// Bytes of free blocks kept for reuse by the stream queues (bounded by the receive plus send
+    /// buffer sizes, released gradually while unused).
+    pub pooled_bytes: usize,
     /// Control frames waiting to be written.
     pub control_queued: usize,
     /// The smux token bucket (may dip below zero by one frame).
@@ -207,6 +210,7 @@ impl Session {
             recv_buffered: inner.recv_total,
             send_buffered: inner.send_total,
             read_buffered: inner.read_buffered,
+            pooled_bytes: inner.pool.free_blocks() * crate::queue::BLOCK,
             control_queued: inner.ctrl.len(),
             bucket: inner.bucket,
             read_paused: inner.read_paused,

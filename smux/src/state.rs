@@ -4,11 +4,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
-use bytes::BytesMut;
 use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::queue::{ByteQueue, Pool};
 
 /// A control frame waiting to be written. Kept symbolic so that at most one UPD per stream is pending and
 /// it carries the newest `consumed` count when it is finally written.
@@ -24,9 +24,9 @@ pub(crate) enum Ctrl {
 #[derive(Debug, Default)]
 pub(crate) struct Slot {
     /// Received, unread bytes (copied out of the transport read buffer, so that buffer is reused).
-    pub recv: BytesMut,
+    pub recv: ByteQueue,
     pub recv_len: usize,
-    pub send: BytesMut,
+    pub send: ByteQueue,
     /// In `Inner::ready`.
     pub in_ready: bool,
     pub read_waker: Option<Waker>,
@@ -94,6 +94,8 @@ impl Slot {
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub streams: HashMap<u32, Slot>,
+    /// Free blocks for the stream queues.
+    pub pool: Pool,
     /// Streams with data (or a FIN) to send, round robin.
     pub ready: VecDeque<u32>,
     pub ctrl: VecDeque<Ctrl>,
@@ -105,6 +107,8 @@ pub(crate) struct Inner {
     pub driver_waker: Option<Waker>,
     /// Terminal session error; once set nothing more is read or written.
     pub error: Option<Error>,
+    /// The transport failed for writing; reads go on until they fail too.
+    pub write_error: Option<Error>,
     /// Local close requested: write out what is queued, then shut the transport down.
     pub closing: bool,
     pub next_id: u32,
@@ -160,11 +164,13 @@ impl Inner {
 
     /// Removes a stream, returning its unread bytes to the bucket and forgetting its unsent bytes.
     pub fn remove(&mut self, sid: u32) {
-        if let Some(slot) = self.streams.remove(&sid) {
+        if let Some(mut slot) = self.streams.remove(&sid) {
             if slot.recv_len > 0 {
                 self.return_tokens(slot.recv_len);
             }
             self.send_total -= slot.send.len();
+            slot.recv.clear(&mut self.pool);
+            slot.send.clear(&mut self.pool);
         }
     }
 
@@ -195,6 +201,7 @@ impl Shared {
         Arc::new(Shared {
             inner: Mutex::new(Inner {
                 streams: HashMap::new(),
+                pool: Pool::new(config.max_receive_buffer + config.stream_send_buffer),
                 ready: VecDeque::new(),
                 ctrl: VecDeque::new(),
                 nop_pending: false,
@@ -203,6 +210,7 @@ impl Shared {
                 accept_wakers: Vec::new(),
                 driver_waker: None,
                 error: None,
+                write_error: None,
                 closing: false,
                 next_id: if client { 1 } else { 0 },
                 go_away: false,

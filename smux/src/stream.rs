@@ -5,7 +5,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::Error;
@@ -59,9 +58,6 @@ impl Stream {
     }
 }
 
-/// Receive capacity a stream keeps once it has been read empty.
-const RECV_KEEP: usize = 256 * 1024;
-
 /// The error a stream operation reports when its slot is gone or failed.
 fn stream_error(inner: &Inner, slot: Option<&Slot>) -> Error {
     if let Some(e) = slot.and_then(|s| s.error.clone()) {
@@ -90,13 +86,10 @@ impl AsyncRead for Stream {
             return Poll::Ready(Ok(()));
         }
         if slot.recv_len > 0 {
-            let n = slot.recv.len().min(buf.remaining());
-            buf.put_slice(&slot.recv[..n]);
-            slot.recv.advance(n);
-            if slot.recv.is_empty() && slot.recv.capacity() > RECV_KEEP {
-                // Give back what a burst made this stream hold.
-                slot.recv = BytesMut::new();
-            }
+            let n = slot
+                .recv
+                .read_into(buf.initialize_unfilled(), &mut inner.pool);
+            buf.advance(n);
             slot.recv_len -= n;
             if cfg.version == 2 {
                 // smux: UPD after the first read, then whenever half the stream buffer was consumed.
@@ -137,7 +130,7 @@ impl AsyncWrite for Stream {
         let cfg = &self.shared.config;
         let mut guard = self.shared.lock();
         let inner = &mut *guard;
-        if let Some(e) = inner.error.clone() {
+        if let Some(e) = inner.error.clone().or_else(|| inner.write_error.clone()) {
             return Poll::Ready(Err(e.into()));
         }
         let Some(slot) = inner.streams.get_mut(&self.sid) else {
@@ -158,7 +151,7 @@ impl AsyncWrite for Stream {
             return Poll::Pending;
         }
         let n = space.min(buf.len());
-        slot.send.extend_from_slice(&buf[..n]);
+        slot.send.push(&buf[..n], &mut inner.pool);
         inner.send_total += n;
         inner.mark_ready(self.sid);
         Poll::Ready(Ok(n))
@@ -167,7 +160,7 @@ impl AsyncWrite for Stream {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut guard = self.shared.lock();
         let inner = &mut *guard;
-        if let Some(e) = inner.error.clone() {
+        if let Some(e) = inner.error.clone().or_else(|| inner.write_error.clone()) {
             return Poll::Ready(Err(e.into()));
         }
         let Some(slot) = inner.streams.get_mut(&self.sid) else {
@@ -195,7 +188,7 @@ impl AsyncWrite for Stream {
         if let Some(e) = slot.error.clone() {
             return Poll::Ready(Err(e.into()));
         }
-        if let Some(e) = inner.error.clone() {
+        if let Some(e) = inner.error.clone().or_else(|| inner.write_error.clone()) {
             return Poll::Ready(Err(e.into()));
         }
         slot.write_waker = Some(cx.waker().clone());
@@ -223,7 +216,7 @@ impl Drop for Stream {
         slot.read_waker = None;
         slot.write_waker = None;
         let unread = slot.recv_len;
-        slot.recv = BytesMut::new();
+        slot.recv.clear(&mut inner.pool);
         slot.recv_len = 0;
         if unread > 0 {
             inner.return_tokens(unread);

@@ -220,3 +220,57 @@ async fn server_restart_while_idle() {
     .await
     .expect("time limit");
 }
+
+/// kcptun-server restarts under a client that keeps its session (no idle recycling): the client's smux
+/// keepalive notices that nothing arrives any more, the session is closed, and the next open_stream
+/// replaces it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_session_replaced_after_keepalive_timeout() {
+    if !kcptun::available() {
+        return;
+    }
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let cell = Cell {
+            crypt: "salsa20",
+            fec: (0, 0),
+            smuxver: 1,
+            comp: false,
+            mode: "fast3",
+        };
+        let echo = TcpEcho::start().await;
+        let udp = free_udp();
+        let server = Kcptun::server(udp, echo.addr, &cell, &["--keepalive", "1"]);
+        let cfg = Config {
+            idle_recycle: None,
+            keepalive: 1,
+            keepalive_timeout: Duration::from_secs(2),
+            ..cell.config(Config::default())
+        };
+        let client = connect(udp, &cfg).await.expect("connect");
+        let data = payload(2, 30_000);
+        let s = client.open_stream().await.expect("open before restart");
+        assert_eq!(
+            echo_one(s, &data).await.expect("echo"),
+            crc32fast::hash(&data)
+        );
+
+        server.stop();
+        let _server = Kcptun::server(udp, echo.addr, &cell, &["--keepalive", "1"]);
+        // Wait (bounded) until the keepalive timeout has closed the stale session.
+        let mut waited = 0;
+        while client.stats().await.sessions_live > 0 {
+            assert!(waited < 100, "stale session was never closed");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            waited += 1;
+        }
+        let s = client.open_stream().await.expect("open after restart");
+        let back = tokio::time::timeout(Duration::from_secs(10), echo_one(s, &data))
+            .await
+            .expect("echo after restart timed out")
+            .expect("echo after restart");
+        assert_eq!(back, crc32fast::hash(&data));
+        assert_eq!(client.stats().await.sessions_created, 2);
+    })
+    .await
+    .expect("time limit");
+}

@@ -157,3 +157,84 @@ impl PeerConfig for Config {
         }
     }
 }
+
+/// kcptun's autoexpire/scavengettl: after `autoexpire` a session takes no new streams (the next open gets a
+/// new session) while its open streams go on; after `scavengettl` more it is closed under them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autoexpire_and_scavengettl() {
+    tokio::time::timeout(LIMIT, async {
+        let cfg = Config {
+            conn: 1,
+            autoexpire: 1,
+            scavengettl: 1,
+            idle_recycle: None,
+            ..config(false, 1)
+        };
+        let listener = KcpSmuxListener::bind(
+            "127.0.0.1:0",
+            Config::server_default().clone_from_peer(&cfg),
+        )
+        .await
+        .unwrap();
+        let addr = listener.local_addr();
+        let server = spawn_echo(listener);
+        let client = connect(addr, &cfg).await.unwrap();
+        let mut old = client.open_stream().await.unwrap();
+        old.write_all(b"before").await.unwrap();
+        let mut buf = [0u8; 6];
+        old.read_exact(&mut buf).await.unwrap();
+        // Within autoexpire the session is reused.
+        echo_streams(&client, 1, 1000).await;
+        assert_eq!(client.stats().await.sessions_created, 1);
+
+        // Past autoexpire: new streams go to a new session, the old stream still works.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        echo_streams(&client, 1, 1000).await;
+        assert_eq!(client.stats().await.sessions_created, 2);
+        old.write_all(b"still!").await.unwrap();
+        old.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"still!");
+
+        // Past autoexpire + scavengettl (checked once per second): the old session is closed.
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let mut sink = Vec::new();
+        let r = old.read_to_end(&mut sink).await;
+        let e = r.expect_err("old stream must fail once its session was scavenged");
+        assert!(
+            matches!(Error::from_io(&e), Some(Error::SessionLost(_))),
+            "expected SessionLost, got {e:?}"
+        );
+        server.abort();
+    })
+    .await
+    .expect("time limit");
+}
+
+/// A session closed under the client (here: its smux session ends) is replaced on the next open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_session_is_replaced_on_next_open() {
+    tokio::time::timeout(LIMIT, async {
+        let cfg = Config {
+            conn: 2,
+            ..config(true, 2)
+        };
+        let listener = KcpSmuxListener::bind(
+            "127.0.0.1:0",
+            Config::server_default().clone_from_peer(&cfg),
+        )
+        .await
+        .unwrap();
+        let addr = listener.local_addr();
+        let server = spawn_echo(listener);
+        let client = connect(addr, &cfg).await.unwrap();
+        echo_streams(&client, 4, 5000).await;
+        assert_eq!(client.stats().await.sessions_created, 2);
+        client.close().await;
+        assert_eq!(client.stats().await.sessions_live, 0);
+        echo_streams(&client, 4, 5000).await;
+        assert_eq!(client.stats().await.sessions_created, 4);
+        server.abort();
+    })
+    .await
+    .expect("time limit");
+}

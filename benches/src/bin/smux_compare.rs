@@ -3,7 +3,9 @@
 //!
 //! Workloads: (a) one stream moving `--bytes` in 32 KiB writes, (b) 8 streams moving `--bytes` in total,
 //! (c) open a stream, echo 8 bytes, close, sequentially for `--secs` (per second).
-//! Runs are interleaved (every implementation once per round) and the table shows medians.
+//! Runs are interleaved (every implementation once per round) and the table shows medians, plus the
+//! median CPU time (user + system, whole process, so both ends) per GiB (a, b) or per 1000 streams (c),
+//! which is steadier than wall-clock on a shared machine; its ratio is Go's CPU time over ours.
 //!
 //! `cargo run --release -p benches --bin smux_compare -- --runs 5`
 
@@ -37,6 +39,9 @@ struct Args {
     /// Workloads to run (a, b, c).
     #[arg(long, value_delimiter = ',', default_value = "a,b,c")]
     work: Vec<String>,
+    /// Our `Config::stream_send_buffer` (default: the crate default).
+    #[arg(long)]
+    send_buffer: Option<usize>,
     /// Implementations to run (go1, ours1, go2, ours2, async-smux, yamux).
     #[arg(
         long,
@@ -293,10 +298,13 @@ async fn run_rust(imp: &str, work: &str, args: &Args) -> f64 {
     let (c, s) = tcp_pair().await;
     match imp {
         "ours1" | "ours2" => {
-            let cfg = smux::Config {
+            let mut cfg = smux::Config {
                 version: if imp == "ours1" { 1 } else { 2 },
                 ..smux::Config::default()
             };
+            if let Some(b) = args.send_buffer {
+                cfg.stream_send_buffer = b;
+            }
             let client = smux::Session::client(c, cfg.clone()).unwrap();
             let server = smux::Session::server(s, cfg).unwrap();
             run_work(Ours(Arc::new(client)), OursAcc(server), work, args).await
@@ -348,6 +356,24 @@ fn run_go(bin: &PathBuf, version: u8, work: &str, args: &Args) -> f64 {
         .expect("RESULT line")
 }
 
+/// User + system CPU seconds used so far by this process (`children == false`) or by its waited-for
+/// children.
+fn cpu_secs(children: bool) -> f64 {
+    let who = if children {
+        libc::RUSAGE_CHILDREN
+    } else {
+        libc::RUSAGE_SELF
+    };
+    let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a `rusage` into the pointer we pass, which points to enough memory.
+    let ru = unsafe {
+        libc::getrusage(who, ru.as_mut_ptr());
+        ru.assume_init()
+    };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
@@ -392,9 +418,13 @@ fn main() {
         .cloned()
         .collect();
     let mut results: std::collections::BTreeMap<(String, String), Vec<f64>> = Default::default();
+    let mut cpu_results = results.clone();
     for round in 0..args.runs {
         for work in &args.work {
             for imp in &imps {
+                let go = imp.starts_with("go");
+                let cpu0 = cpu_secs(go);
+                let t0 = Instant::now();
                 let v = match (imp.as_str(), &go_bin) {
                     ("go1", Some(b)) => run_go(b, 1, work, &args),
                     ("go2", Some(b)) => run_go(b, 2, work, &args),
@@ -408,11 +438,26 @@ fn main() {
                         .expect("bench task")
                     }
                 };
-                eprintln!("round {round} ({work}) {imp:<10} {}", fmt_val(work, v));
+                // CPU seconds per unit of work (per GiB for a/b, per 1000 streams for c), whole process.
+                let cpu = cpu_secs(go) - cpu0;
+                let units = if work == "c" {
+                    v * t0.elapsed().as_secs_f64() / 1000.0
+                } else {
+                    args.bytes as f64 / (1u64 << 30) as f64
+                };
+                let cpu_per = cpu / units.max(1e-9);
+                eprintln!(
+                    "round {round} ({work}) {imp:<10} {}  cpu {cpu_per:.3} s/unit",
+                    fmt_val(work, v)
+                );
                 results
                     .entry((work.clone(), imp.clone()))
                     .or_default()
                     .push(v);
+                cpu_results
+                    .entry((work.clone(), imp.clone()))
+                    .or_default()
+                    .push(cpu_per);
             }
         }
     }
@@ -426,28 +471,37 @@ fn main() {
         args.runs, args.bytes, args.secs
     );
     println!(
-        "{:<30} {:<11} {:>15} {:>8}",
-        "workload", "impl", "median", "vs Go"
+        "{:<30} {:<11} {:>15} {:>8} {:>12} {:>8}",
+        "workload", "impl", "median", "vs Go", "cpu s/unit", "vs Go"
     );
     for work in &args.work {
-        let med = |imp: &str| {
-            results
-                .get(&(work.clone(), imp.to_string()))
+        let med = |map: &std::collections::BTreeMap<(String, String), Vec<f64>>, imp: &str| {
+            map.get(&(work.clone(), imp.to_string()))
                 .map(|v| median(&mut v.clone()))
         };
         for imp in &imps {
-            let Some(m) = med(imp) else { continue };
-            let go = match imp.as_str() {
-                "ours2" | "go2" => med("go2"),
-                _ => med("go1"),
+            let Some(m) = med(&results, imp) else {
+                continue;
             };
-            let ratio = go.map_or("-".to_string(), |g| format!("{:.2}x", m / g));
+            let c = med(&cpu_results, imp).unwrap_or(f64::NAN);
+            let go_name = if imp == "ours2" || imp == "go2" {
+                "go2"
+            } else {
+                "go1"
+            };
+            let ratio =
+                med(&results, go_name).map_or("-".to_string(), |g| format!("{:.2}x", m / g));
+            // CPU ratio: Go's CPU per unit over ours (above 1 means we use less CPU).
+            let cratio =
+                med(&cpu_results, go_name).map_or("-".to_string(), |g| format!("{:.2}x", g / c));
             println!(
-                "{:<30} {:<11} {:>15} {:>8}",
+                "{:<30} {:<11} {:>15} {:>8} {:>12.3} {:>8}",
                 title(work),
                 imp,
                 fmt_val(work, m),
-                ratio
+                ratio,
+                c,
+                cratio
             );
         }
     }

@@ -72,13 +72,18 @@ impl Core {
     /// Stream read: fills `buf` from as many segments as are ready. Returns the bytes copied and
     /// whether the receive window reopened (the peer must be told: flush soon).
     pub(crate) fn recv_stream(&mut self, buf: &mut [u8]) -> (usize, bool) {
-        let was_full =
-            self.leftover.is_empty() && self.kcp.peek_size().is_some() && self.window_full();
+        let mut reopened = false;
         let mut n = 0;
         while n < buf.len() {
             if self.leftover.is_empty() {
+                // A full queue means the peer was told window 0: taking a segment reopens it, and the
+                // peer must hear so (the core queues a window update; the driver has to flush it).
+                let full = self.window_full();
                 match self.kcp.recv_bytes() {
-                    Some(b) => self.leftover = b,
+                    Some(b) => {
+                        reopened |= full;
+                        self.leftover = b;
+                    }
                     None => break,
                 }
             }
@@ -87,7 +92,7 @@ impl Core {
             self.leftover.advance(k);
             n += k;
         }
-        (n, was_full)
+        (n, reopened)
     }
 
     /// Message read: one whole message into `buf`. `Ok((0, false))` when none is ready.

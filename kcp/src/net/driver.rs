@@ -22,8 +22,6 @@ use super::stream::KcpStream;
 use super::timer::TimerHeap;
 use super::udp::{TxQueue, Udp};
 
-/// Receive batches handled before the driver looks at timers and writers again.
-const RECV_BUDGET: usize = 16;
 /// KCP header size; shorter post-crypto datagrams are dropped.
 const KCP_OVERHEAD: usize = 24;
 
@@ -58,13 +56,13 @@ pub(crate) struct Inner {
 
 /// The driver task.
 pub(crate) struct Driver {
-    udp: Udp,
+    udp: Arc<Udp>,
     inner: Inner,
 }
 
 impl Driver {
     pub(crate) fn new(
-        udp: Udp,
+        udp: Arc<Udp>,
         shared: Arc<EndpointShared>,
         config: Arc<Config>,
         role: Role,
@@ -136,6 +134,13 @@ impl Driver {
             let now = shared.now_ms();
             self.inner.on_dirty(now);
             self.inner.on_timers(now);
+            {
+                let mut pending = shared.pending.lock().unwrap_or_else(|e| e.into_inner());
+                if !pending.is_empty() {
+                    self.inner.tx.append_from(&pending, 0);
+                    pending.clear();
+                }
+            }
             if !self.inner.tx.is_empty() {
                 self.inner.count_out();
                 if let Err(e) = self.udp.send_all(&mut self.inner.tx).await {
@@ -147,21 +152,15 @@ impl Driver {
         self.inner.shutdown();
     }
 
-    /// Drains the socket (bounded), then flushes every session that got input.
+    /// Receives one batch (one recvmmsg, GRO-coalesced), then flushes every session that got input, so
+    /// ACKs and newly allowed data go out once per batch rather than once per window.
     fn receive(&mut self) {
         let now = self.inner.shared.now_ms();
         let inner = &mut self.inner;
-        for _ in 0..RECV_BUDGET {
-            match self
-                .udp
-                .recv_batch(|src, buf| inner.on_datagram(src, buf, now))
-            {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                // ICMP errors and the like surface here on some kernels; they do not end the socket.
-                Err(_) => break,
-            }
-        }
+        // WouldBlock just means another wake-up raced us; ICMP errors and the like do not end the socket.
+        let _ = self
+            .udp
+            .recv_batch(|src, buf| inner.on_datagram(src, buf, now));
         let touched = std::mem::take(&mut inner.touched);
         for &key in &touched {
             if let Some(s) = inner.sessions.get(key) {

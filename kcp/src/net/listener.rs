@@ -50,8 +50,8 @@ impl KcpListener {
         let addr = lookup_host(addr).await?.next().ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "address resolved to nothing")
         })?;
-        let udp = Udp::bind(addr, sock_opts(&config))?;
-        let shared = EndpointShared::new(udp.local_addr()?);
+        let udp = Arc::new(Udp::bind(addr, sock_opts(&config))?);
+        let shared = EndpointShared::new(udp.clone())?;
         let (tx, rx) = mpsc::channel(config.accept_backlog);
         let role = Role::Listener {
             accept: tx,

@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use super::core::Core;
 use super::envelope::Envelope;
 use super::stats::SessionStats;
+use super::udp::{TxQueue, Udp};
 
 /// Why a session ended; readers and writers see it as an [`io::Error`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,23 +69,35 @@ pub(crate) struct EndpointShared {
     pub(crate) live: AtomicUsize,
     /// The socket's local address.
     pub(crate) local: SocketAddr,
+    /// The socket, shared so writers can send what their flush produced without a task hop.
+    pub(crate) udp: Arc<Udp>,
+    /// Datagrams a writer could not send (socket buffer full); the driver sends them.
+    pub(crate) pending: Mutex<TxQueue>,
 }
 
 impl EndpointShared {
-    pub(crate) fn new(local: SocketAddr) -> Arc<Self> {
-        Arc::new(EndpointShared {
+    pub(crate) fn new(udp: Arc<Udp>) -> std::io::Result<Arc<Self>> {
+        let local = udp.local_addr()?;
+        Ok(Arc::new(EndpointShared {
             notify: Notify::new(),
             dirty: Mutex::new(Vec::new()),
             epoch: Instant::now(),
             closing: AtomicBool::new(false),
             live: AtomicUsize::new(0),
             local,
-        })
+            udp,
+            pending: Mutex::new(TxQueue::default()),
+        }))
     }
 
     pub(crate) fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
     }
+}
+
+thread_local! {
+    /// Scratch queue for inline flushes (never held across an await).
+    static INLINE_TX: std::cell::RefCell<TxQueue> = std::cell::RefCell::new(TxQueue::default());
 }
 
 /// One session.
@@ -179,6 +192,48 @@ impl Session {
                 .push(self.key);
             self.endpoint.notify.notify_one();
         }
+    }
+
+    /// Flushes from the caller's task right after a write (as kcp-go's `Write` does), sending what the
+    /// window allows without waiting for the driver. The driver is still poked when the session had
+    /// no timer armed or the socket could not take everything.
+    pub(crate) fn flush_inline(&self, mut st: MutexGuard<'_, State>) {
+        let ep = &self.endpoint;
+        let now = ep.now_ms() as u32;
+        let armed = st.deadline != u64::MAX;
+        INLINE_TX.with(|tx| {
+            let mut tx = tx.borrow_mut();
+            tx.clear();
+            {
+                let st_ref = &mut *st;
+                let Some(live) = st_ref.live.as_mut() else {
+                    return;
+                };
+                let Live { core, envelope, .. } = live;
+                core.flush(now, |d| envelope.seal(&mut tx, self.remote, d, now));
+                st_ref.stats.datagrams_sent += tx.len() as u64;
+            }
+            drop(st);
+            if tx.is_empty() {
+                if !armed {
+                    self.poke();
+                }
+                return;
+            }
+            let s = super::stats::snmp();
+            super::stats::Snmp::add(&s.out_pkts, tx.len() as u64);
+            super::stats::Snmp::add(&s.out_bytes, tx.bytes() as u64);
+            let sent = ep.udp.try_send(&tx, 0);
+            if sent < tx.len() {
+                ep.pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .append_from(&tx, sent);
+                self.poke();
+            } else if !armed {
+                self.poke();
+            }
+        });
     }
 
     /// Called by the driver when it takes this session off the dirty list.

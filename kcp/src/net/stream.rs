@@ -64,8 +64,8 @@ impl KcpStream {
         }
         .parse()
         .map_err(|_| io::Error::other("unreachable: literal address"))?;
-        let udp = Udp::bind(local, sock_opts(&config))?;
-        let shared = EndpointShared::new(udp.local_addr()?);
+        let udp = Arc::new(Udp::bind(local, sock_opts(&config))?);
+        let shared = EndpointShared::new(udp.clone())?;
         let mut driver = Driver::new(udp, shared, Arc::new(config), Role::Client { remote })?;
         let sess = driver.open_client(remote, rand::random())?;
         tokio::spawn(driver.run());
@@ -131,8 +131,7 @@ impl KcpStream {
         live.core.send(msg)?;
         st.stats.bytes_sent += msg.len() as u64;
         Snmp::add(&snmp().bytes_sent, msg.len() as u64);
-        drop(st);
-        self.sess.poke();
+        self.sess.flush_inline(st);
         Poll::Ready(Ok(()))
     }
 
@@ -235,8 +234,7 @@ impl AsyncWrite for KcpStream {
         live.core.send(&buf[..n])?;
         st.stats.bytes_sent += n as u64;
         Snmp::add(&snmp().bytes_sent, n as u64);
-        drop(st);
-        self.sess.poke();
+        self.sess.flush_inline(st);
         Poll::Ready(Ok(n))
     }
 

@@ -99,10 +99,25 @@ impl Udp {
     }
 
     /// Sends every datagram of `tx`, waiting for socket space when the kernel buffer is full.
-    /// Datagrams the kernel refuses for other reasons are dropped (UDP semantics; KCP retransmits).
     pub(crate) async fn send_all(&self, tx: &mut TxQueue) -> io::Result<()> {
+        let mut from = 0;
+        loop {
+            from = self.try_send(tx, from);
+            if from >= tx.items.len() {
+                break;
+            }
+            self.io.writable().await?;
+        }
+        tx.clear();
+        Ok(())
+    }
+
+    /// Sends datagrams of `tx` from index `from` without waiting; returns the index of the first one
+    /// not sent (the socket buffer is full), or `tx.len()`. Datagrams the kernel refuses for other
+    /// reasons are dropped (UDP semantics; KCP retransmits).
+    pub(crate) fn try_send(&self, tx: &TxQueue, from: usize) -> usize {
         let max_segs = self.state.max_gso_segments().max(1);
-        let mut i = 0;
+        let mut i = from;
         while i < tx.items.len() {
             let first = tx.items[i];
             let mut j = i + 1;
@@ -133,7 +148,7 @@ impl Udp {
                 });
                 match res {
                     Ok(()) => break,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io.writable().await?,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return i,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     // Loopback without a listener answers ICMP unreachable; other errors are transient too.
                     Err(_) => break,
@@ -141,8 +156,7 @@ impl Udp {
             }
             i = j;
         }
-        tx.clear();
-        Ok(())
+        i
     }
 }
 
@@ -207,6 +221,13 @@ impl TxQueue {
             offset,
             len: data.len(),
         });
+    }
+
+    /// Appends the datagrams of `other` from index `from` on.
+    pub(crate) fn append_from(&mut self, other: &TxQueue, from: usize) {
+        for it in other.items.iter().skip(from) {
+            self.push_copy(it.dest, &other.buf[it.offset..it.offset + it.len]);
+        }
     }
 
     pub(crate) fn clear(&mut self) {

@@ -19,8 +19,10 @@ const PROBE_INIT: u32 = 7_000;
 const PROBE_LIMIT: u32 = 120_000;
 const THRESH_INIT: u32 = 2;
 const THRESH_MIN: u32 = 2;
-/// Size of the chunks payload copies are carved from (amortizes allocation to well below one per segment).
-const ARENA: usize = 64 * 1024;
+/// Size of the chunks payload copies are carved from: one allocation per ~11 full segments instead of one per
+/// segment. A stored segment keeps its whole chunk alive, so the receive side holds at most
+/// `2 * rcv_wnd * ARENA` bytes even if a hostile peer spreads tiny segments over many chunks.
+const ARENA: usize = 16 * 1024;
 
 /// Why [`Kcp::send`] refused data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +94,8 @@ struct Out<'a, F: FnMut(&mut [u8])> {
     buf: &'a mut [u8],
     pos: usize,
     reserved: usize,
+    /// Datagram size limit (the MTU); `buf` may be larger after the MTU was lowered.
+    limit: usize,
     sink: &'a mut F,
     pkts: u64,
     bytes: u64,
@@ -100,7 +104,7 @@ struct Out<'a, F: FnMut(&mut [u8])> {
 
 impl<F: FnMut(&mut [u8])> Out<'_, F> {
     fn make_space(&mut self, n: usize) {
-        if self.pos + n > self.buf.len() {
+        if self.pos + n > self.limit && self.pos > self.reserved {
             self.emit();
         }
     }
@@ -259,6 +263,35 @@ impl Kcp {
         self.nocwnd = nc;
     }
 
+    /// Changes the windows (kcp-go `WndSize`). A smaller receive window keeps what is already buffered.
+    pub fn set_window(&mut self, snd_wnd: u16, rcv_wnd: u16) {
+        if snd_wnd > 0 {
+            self.snd_wnd = snd_wnd as u32;
+        }
+        if rcv_wnd > 0 {
+            self.rcv_wnd = rcv_wnd as u32;
+            self.rcv_buf.grow(rcv_wnd as usize);
+        }
+    }
+
+    /// Changes the MTU (kcp-go `SetMtu`; 50..=1500 and larger than the reserved prefix plus a header). Segments
+    /// already queued keep their size.
+    pub fn set_mtu(&mut self, mtu: usize) -> Result<(), ConfigError> {
+        let cfg = KcpConfig {
+            mtu,
+            reserved: self.reserved,
+            ..KcpConfig::default()
+        };
+        cfg.validate()?;
+        self.mtu = mtu;
+        self.mss = cfg.mss();
+        // The buffer never shrinks: segments cut for a larger MTU must still fit one datagram.
+        if self.out.len() < mtu {
+            self.out.resize(mtu, 0);
+        }
+        Ok(())
+    }
+
     /// Sets the number of transmissions of one segment after which the link counts as dead (default 20).
     pub fn set_dead_link(&mut self, xmit: u32) {
         self.dead_link = xmit.max(1);
@@ -312,10 +345,11 @@ impl Kcp {
             // Top up the growing last segment.
             let tail = self.snd_arena.len();
             if tail > 0 {
-                let take = (mss - tail).min(data.len());
+                let take = mss.saturating_sub(tail).min(data.len());
                 self.snd_arena.extend_from_slice(&data[..take]);
                 at = take;
-                if self.snd_arena.len() == mss {
+                // `>=`: the tail may exceed a smaller mss set by `set_mtu` after it was started.
+                if self.snd_arena.len() >= mss {
                     let seg = self.snd_arena.split().freeze();
                     self.snd_queue.push_back((0, seg));
                 }
@@ -681,6 +715,7 @@ impl Kcp {
             buf: &mut buf,
             pos: self.reserved,
             reserved: self.reserved,
+            limit: self.mtu,
             sink,
             pkts: 0,
             bytes: 0,

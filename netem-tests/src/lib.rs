@@ -8,9 +8,11 @@
 pub mod cell;
 pub mod impair;
 pub mod link;
+pub mod matrix;
 pub mod netns;
 pub mod nfq;
 pub mod relay;
+pub mod report;
 pub mod scenario;
 pub mod sim;
 pub mod tcpimpair;

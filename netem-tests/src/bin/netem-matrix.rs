@@ -6,12 +6,17 @@
 //! netem-matrix report --out target/netem-report         # re-draw the report from results.jsonl
 //! ```
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use netem_tests::cell::{Workload, WorkloadParams};
 use netem_tests::impair::ImpairArgs;
+use netem_tests::matrix::{
+    MatrixConfig, Transport, all_transports, read_rows, run_matrix, small_matrix,
+};
+use netem_tests::report::write_report;
 
 #[derive(Parser, Debug)]
 #[command(about = "Loss x RTT matrix: ours vs kcptun vs TCP, with a Markdown report and charts")]
@@ -22,6 +27,55 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
+    /// Runs the matrix and writes results.jsonl, report.md and charts into --out.
+    Run {
+        /// Output directory.
+        #[arg(long, default_value = "target/netem-report")]
+        out: PathBuf,
+        /// The CI-sized matrix: loss 0 and 10 %, RTT 40 ms, 1 s per workload, three transports.
+        #[arg(long)]
+        small: bool,
+        /// Loss rates in percent, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "0,1,5,10")]
+        loss: Vec<f64>,
+        /// RTTs in ms, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "20,100,200")]
+        rtt: Vec<u64>,
+        /// Transports, comma-separated (ours-fast, ours-fast-fec, ours-fast3, ours-fast3-fec, ours-default,
+        /// kcptun-fast, kcptun-fast-fec, kcptun-fast3, kcptun-fast3-fec, tcp-cubic, tcp-bbr); default: all.
+        #[arg(long, value_delimiter = ',')]
+        transports: Vec<String>,
+        /// Workloads, comma-separated (bulk, interactive).
+        #[arg(long, value_delimiter = ',', default_value = "bulk,interactive")]
+        workloads: Vec<String>,
+        /// Bulk send time in seconds.
+        #[arg(long, default_value_t = 5.0)]
+        bulk_secs: f64,
+        /// Bulk byte budget in MiB.
+        #[arg(long, default_value_t = 256)]
+        bulk_mib: u64,
+        /// Interactive run time in seconds.
+        #[arg(long, default_value_t = 5.0)]
+        interactive_secs: f64,
+        /// Rate limit each way.
+        #[arg(long, default_value = "100mbit")]
+        rate: String,
+        /// Rate-limiter queue in packets.
+        #[arg(long, default_value = "1000")]
+        queue: String,
+        /// Jitter each way.
+        #[arg(long, default_value = "0ms")]
+        jitter: String,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Re-draws report.md and the charts from --out/results.jsonl.
+    Report {
+        /// Directory holding results.jsonl.
+        #[arg(long, default_value = "target/netem-report")]
+        out: PathBuf,
+    },
     /// Internal: one TCP cell inside a prepared network namespace; prints one JSON line.
     TcpCell {
         #[arg(long)]
@@ -43,8 +97,167 @@ enum Cmd {
     },
 }
 
+fn header(cfg: &MatrixConfig) -> String {
+    let cmd: Vec<String> = std::env::args().collect();
+    format!(
+        "Command: `{}`\n\nPath: loss each way (independent), RTT split evenly, rate {} each way with a {}-packet \
+         queue, jitter {}; our stack and kcptun through the `netem` UDP relay, TCP through NFQUEUE with the same \
+         link model (loopback MTU 1500 in a private namespace). Bulk: {:?} of checksummed data one way (CRC32 \
+         checked); interactive: 64-byte echoes every 20 ms for {:?}, every echo compared byte for byte. \
+         \"Same settings\": AES, no compression, MTU 1350, windows 1024/1024, FEC 10/3 where marked +fec. \
+         \"ours default\": the stack's defaults (kcptun's: client windows 128/512, FEC 10/3, snappy on).",
+        cmd.join(" "),
+        cfg.rate,
+        cfg.queue,
+        cfg.jitter,
+        cfg.bulk_duration,
+        cfg.interactive_duration,
+    )
+}
+
 fn main() -> ExitCode {
     match Cli::parse().cmd {
+        Cmd::Report { out } => {
+            let rows = match read_rows(&out.join("results.jsonl")) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("netem-matrix: {}: {e}", out.join("results.jsonl").display());
+                    return ExitCode::FAILURE;
+                }
+            };
+            let header = std::fs::read_to_string(out.join("header.md")).unwrap_or_default();
+            match write_report(&rows, &out, &header) {
+                Ok(p) => {
+                    println!("{}", p.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("netem-matrix: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::Run {
+            out,
+            small,
+            loss,
+            rtt,
+            transports,
+            workloads,
+            bulk_secs,
+            bulk_mib,
+            interactive_secs,
+            rate,
+            queue,
+            jitter,
+            seed,
+        } => {
+            let exe = match std::env::current_exe() {
+                Ok(e) => e,
+                Err(e) => {
+                    eprintln!("netem-matrix: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let mut ts = Vec::new();
+            for t in &transports {
+                match Transport::parse(t) {
+                    Some(t) => ts.push(t),
+                    None => {
+                        eprintln!("netem-matrix: unknown transport {t:?}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            let mut ws = Vec::new();
+            for w in &workloads {
+                match Workload::parse(w) {
+                    Some(w) => ws.push(w),
+                    None => {
+                        eprintln!("netem-matrix: unknown workload {w:?}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            let mut cfg = MatrixConfig {
+                losses: loss,
+                rtts: rtt,
+                transports: if ts.is_empty() { all_transports() } else { ts },
+                workloads: ws,
+                bulk_duration: Duration::from_secs_f64(bulk_secs),
+                bulk_max_bytes: bulk_mib << 20,
+                interactive_duration: Duration::from_secs_f64(interactive_secs),
+                rate,
+                queue,
+                jitter,
+                seed,
+                exe,
+            };
+            if small {
+                cfg = small_matrix(cfg);
+            }
+            let header = header(&cfg);
+            if let Err(e) = std::fs::create_dir_all(&out)
+                .and_then(|_| std::fs::write(out.join("header.md"), &header))
+            {
+                eprintln!("netem-matrix: {}: {e}", out.display());
+                return ExitCode::FAILURE;
+            }
+            let total =
+                cfg.rtts.len() * cfg.losses.len() * cfg.workloads.len() * cfg.transports.len();
+            let mut n = 0;
+            let rows = run_matrix(&cfg, &out, |r| {
+                n += 1;
+                let o = &r.outcome;
+                let what = match (&o.error, r.workload) {
+                    (Some(e), _) => format!("ERROR {e}"),
+                    (None, Workload::Bulk) => {
+                        format!("{:.1} Mbit/s", o.goodput_mbps.unwrap_or(0.0))
+                    }
+                    (None, Workload::Interactive) => format!(
+                        "p50 {:.0} p99 {:.0} max {:.0} ms",
+                        o.p50_ms.unwrap_or(0.0),
+                        o.p99_ms.unwrap_or(0.0),
+                        o.max_ms.unwrap_or(0.0)
+                    ),
+                };
+                eprintln!(
+                    "[{n}/{total}] rtt {} loss {}% {} {}: {what}",
+                    r.rtt_ms,
+                    r.loss_pct,
+                    r.workload.name(),
+                    r.transport
+                );
+            });
+            let rows = match rows {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("netem-matrix: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match write_report(&rows, &out, &header) {
+                Ok(p) => println!("{}", p.display()),
+                Err(e) => {
+                    eprintln!("netem-matrix: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            let failed = rows
+                .iter()
+                .filter(|r| {
+                    r.outcome
+                        .error
+                        .as_deref()
+                        .is_some_and(|e| !e.starts_with("skipped"))
+                })
+                .count();
+            if failed > 0 {
+                eprintln!("netem-matrix: {failed} cell(s) failed");
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
         Cmd::TcpCell {
             cc,
             workload,

@@ -71,6 +71,8 @@ pub struct Outcome {
     pub dropped: u64,
     /// Packets offered to the emulator, both directions.
     pub packets: u64,
+    /// Connection attempts that failed before one succeeded (a sign of a connect bug: KCP should retransmit).
+    pub connect_retries: u64,
     /// Failure, if any.
     pub error: Option<String>,
 }
@@ -124,7 +126,8 @@ impl Outcome {
         json!({
             "goodput_mbps": f(self.goodput_mbps), "bytes": self.bytes, "messages": self.messages,
             "p50_ms": f(self.p50_ms), "p99_ms": f(self.p99_ms), "max_ms": f(self.max_ms), "mean_ms": f(self.mean_ms),
-            "dropped": self.dropped, "packets": self.packets, "error": self.error,
+            "dropped": self.dropped, "packets": self.packets, "connect_retries": self.connect_retries,
+            "error": self.error,
         })
     }
 
@@ -142,6 +145,7 @@ impl Outcome {
             mean_ms: g("mean_ms"),
             dropped: u("dropped"),
             packets: u("packets"),
+            connect_retries: u("connect_retries"),
             error: v.get("error").and_then(Value::as_str).map(str::to_string),
         }
     }

@@ -383,14 +383,22 @@ async fn ours_cell(
         Err(e) => return Outcome::failed(format!("relay: {e}")),
     };
     let o = async {
-        let client = stack::connect(relay.addr(), &client_cfg)
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
+        // Up to 3 attempts, counted: a connect that fails when its first datagram is lost is a stack bug the
+        // report shows (connect_retries), not a reason to lose the cell.
+        let mut retries = 0;
+        let client = loop {
+            match stack::connect(relay.addr(), &client_cfg).await {
+                Ok(c) => break c,
+                Err(e) if retries >= 2 => return Err(format!("connect (3 attempts): {e}")),
+                Err(_) => retries += 1,
+            }
+        };
         let s = client
             .open_stream()
             .await
             .map_err(|e| format!("open: {e}"))?;
-        let o = run_workload(s, p, seed).await;
+        let mut o = run_workload(s, p, seed).await;
+        o.connect_retries = retries;
         client.close().await;
         Ok::<_, String>(o)
     };

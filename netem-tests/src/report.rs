@@ -136,6 +136,25 @@ pub fn markdown(rows: &[Row], header: &str) -> String {
         }
     }
     s.push_str(&comparisons(rows));
+    let retried: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.outcome.connect_retries > 0)
+        .collect();
+    if !retried.is_empty() {
+        let _ = writeln!(s, "## Cells whose connect needed retries\n");
+        for r in retried {
+            let _ = writeln!(
+                s,
+                "- {} {} loss {}% RTT {} ms: {} failed connect attempt(s)",
+                r.transport,
+                r.workload.name(),
+                r.loss_pct,
+                r.rtt_ms,
+                r.outcome.connect_retries
+            );
+        }
+        s.push('\n');
+    }
     let failed: Vec<&Row> = rows.iter().filter(|r| r.outcome.error.is_some()).collect();
     if !failed.is_empty() {
         let _ = writeln!(s, "## Failed or skipped cells\n");

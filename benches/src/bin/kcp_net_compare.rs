@@ -370,8 +370,16 @@ async fn idle_child(n: usize) {
     println!("BASE {}", rss_kib());
     std::io::stdout().flush().ok();
     let mut held = Vec::with_capacity(n);
+    let mut tick = tokio::time::interval(Duration::from_secs(3));
+    tick.tick().await;
     while held.len() < n {
-        held.push(l.accept().await.unwrap());
+        tokio::select! {
+            s = l.accept() => held.push(s.unwrap()),
+            _ = tick.tick() => {
+                println!("PROGRESS {} {}", held.len(), rss_kib());
+                std::io::stdout().flush().ok();
+            }
+        }
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss = rss_kib();
@@ -404,7 +412,22 @@ async fn open_idle_clients(
             clients.push(c.unwrap());
         }
     }
-    let ready = tokio::task::block_in_place(|| line(out));
+    // READY, or the last PROGRESS once sessions stop arriving (clients that gave up are not retried).
+    let ready = tokio::task::block_in_place(|| {
+        let mut last = String::new();
+        loop {
+            let l = line(out);
+            if l.starts_with("READY") || l.is_empty() {
+                return l;
+            }
+            if l.starts_with("PROGRESS") {
+                if l.split_whitespace().nth(1) == last.split_whitespace().nth(1) {
+                    return l;
+                }
+                last = l;
+            }
+        }
+    });
     (clients, ready)
 }
 

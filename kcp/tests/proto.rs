@@ -372,3 +372,65 @@ proptest::proptest! {
         let _ = k.recv_bytes();
     }
 }
+
+#[test]
+fn early_retransmit_without_fast_resend() {
+    let c = KcpConfig {
+        preset: Preset::Manual {
+            nodelay: 0,
+            interval: 10,
+            resend: 0,
+            nc: true,
+        },
+        ..cfg(false)
+    };
+    let mut a = Kcp::new(1, &c).unwrap();
+    let mut b = Kcp::new(1, &c).unwrap();
+    a.send(b"zero").unwrap();
+    let d0 = flush(&mut a, 0);
+    a.send(b"one").unwrap();
+    let d1 = flush(&mut a, 1);
+    deliver(&mut b, 10, &d1); // sn 0 lost
+    deliver(&mut a, 20, &flush(&mut b, 10));
+    assert!(d0.len() == 1);
+    // One later segment acked and no new data: early retransmit at the next flush.
+    let again = flush(&mut a, 21);
+    let sns: Vec<u32> = again
+        .iter()
+        .flat_map(|x| segments(x).map(|s| s.unwrap().0.sn))
+        .collect();
+    assert_eq!(sns, vec![0]);
+    assert_eq!(a.stats().early_retrans_segs, 1);
+}
+
+#[test]
+fn mtu_and_window_change_at_runtime() {
+    let mut a = Kcp::new(1, &cfg(true)).unwrap();
+    let mut b = Kcp::new(
+        1,
+        &KcpConfig {
+            rcv_wnd: 4,
+            ..cfg(true)
+        },
+    )
+    .unwrap();
+    a.send(&[1u8; 100]).unwrap(); // a partial stream segment is waiting
+    a.set_mtu(600).unwrap();
+    assert_eq!(a.mss(), 576);
+    assert!(a.set_mtu(40).is_err());
+    a.send(&[2u8; 2000]).unwrap();
+    b.set_window(0, 64);
+    let d = flush(&mut a, 0);
+    assert!(
+        d.iter().all(|x| x.len() <= 600),
+        "{:?}",
+        d.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    deliver(&mut b, 1, &d);
+    let mut got = Vec::new();
+    while let Some(x) = b.recv_bytes() {
+        got.extend_from_slice(&x);
+    }
+    assert_eq!(got.len(), 2100);
+    assert!(got[..100].iter().all(|&x| x == 1) && got[100..].iter().all(|&x| x == 2));
+}

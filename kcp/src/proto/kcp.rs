@@ -10,7 +10,7 @@ use super::header::{Cmd, InputError, OVERHEAD, SegmentHeader, segments};
 use super::rcvbuf::RecvRing;
 use super::rtt::{RTO_MIN, RTO_NDL, RttEstimator};
 use super::seq::{Clock, diff};
-use super::sndbuf::{FastKind, SendBuf};
+use super::sndbuf::{FastKind, SendBuf, TimeoutVerdict};
 use super::stats::Stats;
 
 const ASK_SEND: u8 = 1;
@@ -19,8 +19,10 @@ const PROBE_INIT: u32 = 7_000;
 const PROBE_LIMIT: u32 = 120_000;
 const THRESH_INIT: u32 = 2;
 const THRESH_MIN: u32 = 2;
-/// Size of the chunks payload copies are carved from (amortizes allocation to well below one per segment).
-const ARENA: usize = 64 * 1024;
+/// Size of the chunks payload copies are carved from: one allocation per ~11 full segments instead of one per
+/// segment. A stored segment keeps its whole chunk alive, so the receive side holds at most
+/// `2 * rcv_wnd * ARENA` bytes even if a hostile peer spreads tiny segments over many chunks.
+const ARENA: usize = 16 * 1024;
 
 /// Why [`Kcp::send`] refused data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +94,8 @@ struct Out<'a, F: FnMut(&mut [u8])> {
     buf: &'a mut [u8],
     pos: usize,
     reserved: usize,
+    /// Datagram size limit (the MTU); `buf` may be larger after the MTU was lowered.
+    limit: usize,
     sink: &'a mut F,
     pkts: u64,
     bytes: u64,
@@ -100,7 +104,7 @@ struct Out<'a, F: FnMut(&mut [u8])> {
 
 impl<F: FnMut(&mut [u8])> Out<'_, F> {
     fn make_space(&mut self, n: usize) {
-        if self.pos + n > self.buf.len() {
+        if self.pos + n > self.limit && self.pos > self.reserved {
             self.emit();
         }
     }
@@ -194,6 +198,8 @@ pub struct Kcp {
     acklist: Vec<(u32, u32)>,
     out: Vec<u8>,
 
+    /// Congestion state before the last timeout, restored if that timeout proves spurious.
+    undo: Option<(u32, u32, u32)>,
     clock: Clock,
     next_flush: Option<u64>,
     pending: Pending,
@@ -236,6 +242,7 @@ impl Kcp {
             rcv_arena: BytesMut::new(),
             acklist: Vec::new(),
             out: vec![0; cfg.mtu],
+            undo: None,
             clock: Clock::default(),
             next_flush: None,
             pending: Pending::None,
@@ -254,6 +261,35 @@ impl Kcp {
         self.fastresend = resend;
         self.snd_buf.set_fast_resend(resend);
         self.nocwnd = nc;
+    }
+
+    /// Changes the windows (kcp-go `WndSize`). A smaller receive window keeps what is already buffered.
+    pub fn set_window(&mut self, snd_wnd: u16, rcv_wnd: u16) {
+        if snd_wnd > 0 {
+            self.snd_wnd = snd_wnd as u32;
+        }
+        if rcv_wnd > 0 {
+            self.rcv_wnd = rcv_wnd as u32;
+            self.rcv_buf.grow(rcv_wnd as usize);
+        }
+    }
+
+    /// Changes the MTU (kcp-go `SetMtu`; 50..=1500 and larger than the reserved prefix plus a header). Segments
+    /// already queued keep their size.
+    pub fn set_mtu(&mut self, mtu: usize) -> Result<(), ConfigError> {
+        let cfg = KcpConfig {
+            mtu,
+            reserved: self.reserved,
+            ..KcpConfig::default()
+        };
+        cfg.validate()?;
+        self.mtu = mtu;
+        self.mss = cfg.mss();
+        // The buffer never shrinks: segments cut for a larger MTU must still fit one datagram.
+        if self.out.len() < mtu {
+            self.out.resize(mtu, 0);
+        }
+        Ok(())
     }
 
     /// Sets the number of transmissions of one segment after which the link counts as dead (default 20).
@@ -309,10 +345,11 @@ impl Kcp {
             // Top up the growing last segment.
             let tail = self.snd_arena.len();
             if tail > 0 {
-                let take = (mss - tail).min(data.len());
+                let take = mss.saturating_sub(tail).min(data.len());
                 self.snd_arena.extend_from_slice(&data[..take]);
                 at = take;
-                if self.snd_arena.len() == mss {
+                // `>=`: the tail may exceed a smaller mss set by `set_mtu` after it was started.
+                if self.snd_arena.len() >= mss {
                     let seg = self.snd_arena.split().freeze();
                     self.snd_queue.push_back((0, seg));
                 }
@@ -467,6 +504,7 @@ impl Kcp {
         let old_una = self.snd_buf.una();
         let mut latest_ack_ts = None;
         let mut slid = false;
+        let mut out_of_order = false;
         for seg in segments(data) {
             let Ok((h, payload)) = seg else { break };
             self.stats.in_segs += 1;
@@ -479,7 +517,11 @@ impl Kcp {
             match h.cmd {
                 Cmd::Ack => {
                     if diff(h.sn, self.snd_buf.una()) >= 0 && diff(h.sn, self.snd_buf.nxt()) < 0 {
-                        self.snd_buf.on_ack(h.sn, h.ts);
+                        match self.snd_buf.on_ack(h.sn, h.ts) {
+                            TimeoutVerdict::Spurious => self.undo_timeout(),
+                            TimeoutVerdict::Repaired => self.undo = None,
+                            TimeoutVerdict::None => {}
+                        }
                     }
                     latest_ack_ts = Some(h.ts);
                 }
@@ -488,6 +530,7 @@ impl Kcp {
                     if diff(h.sn, self.rcv_nxt.wrapping_add(self.rcv_wnd)) < 0 {
                         self.push_ack(h.sn, h.ts);
                         if diff(h.sn, self.rcv_nxt) >= 0 {
+                            out_of_order |= h.sn != self.rcv_nxt;
                             repeat = !self.parse_data(&h, payload);
                         }
                     }
@@ -505,12 +548,30 @@ impl Kcp {
                 self.rtt.update(rtt, self.interval);
             }
         }
-        if !self.nocwnd && diff(self.snd_buf.una(), old_una) > 0 && self.cwnd < self.rmt_wnd {
-            self.grow_cwnd();
+        // Congestion window growth. kcp-go grows once per datagram that moved una, however many segments it
+        // acknowledged; with one ACK datagram per flush that starves the window (C test: queues grow without
+        // bound). Here each newly acknowledged segment counts, as TCP's byte counting (RFC 3465) does.
+        let advanced = diff(self.snd_buf.una(), old_una);
+        if !self.nocwnd && advanced > 0 {
+            for _ in 0..advanced {
+                if self.cwnd >= self.rmt_wnd {
+                    break;
+                }
+                self.grow_cwnd();
+            }
         }
-        if slid {
+        // kcp-go flushes at once when una moved the window. We also do when an ACK made a fast or early
+        // retransmission due (as TCP retransmits on the third duplicate ACK instead of at the next timer tick);
+        // the early case only when no new data waits, since a flush carrying new data does not early-retransmit.
+        let early_possible =
+            self.snd_queue.is_empty() && (!self.stream || self.snd_arena.is_empty());
+        if slid
+            || (latest_ack_ts.is_some()
+                && self.snd_buf.fast_due(self.fastresend > 0, early_possible))
+        {
             self.pending = Pending::Full;
-        } else if self.ack_nodelay && !self.acklist.is_empty() {
+        } else if !self.acklist.is_empty() && (self.ack_nodelay || out_of_order) {
+            // An out-of-order arrival is acknowledged at once (RFC 5681 4.2): it is the sender's loss signal.
             self.pending = self.pending.max(Pending::Acks);
         }
         Ok(())
@@ -558,6 +619,16 @@ impl Kcp {
         let stored = self.rcv_buf.insert(idx, h.frg, data);
         self.move_to_queue();
         stored
+    }
+
+    /// A timeout turned out spurious: give back the congestion window it took (Eifel response, RFC 4015).
+    fn undo_timeout(&mut self) {
+        self.stats.spurious_timeouts += 1;
+        if let Some((cwnd, ssthresh, incr)) = self.undo.take() {
+            self.cwnd = self.cwnd.max(cwnd);
+            self.ssthresh = self.ssthresh.max(ssthresh);
+            self.incr = self.incr.max(incr);
+        }
     }
 
     fn grow_cwnd(&mut self) {
@@ -644,6 +715,7 @@ impl Kcp {
             buf: &mut buf,
             pos: self.reserved,
             reserved: self.reserved,
+            limit: self.mtu,
             sink,
             pkts: 0,
             bytes: 0,
@@ -733,17 +805,12 @@ impl Kcp {
             self.snd_buf.push_new(frg, data);
             new_segs += 1;
         }
-        let resent = if self.fastresend > 0 {
-            self.fastresend
-        } else {
-            u32::MAX
-        };
 
         let wnd = scratch.wnd;
         let (mut change, mut lost) = (0u64, 0u64);
         // Fast and early retransmissions (before timeouts, as kcp-go's rule order).
         while let Some((sn, kind)) = self.snd_buf.pop_fast(self.fastresend > 0, new_segs == 0) {
-            self.transmit(sn, now, t, self.rtt.rto, wnd, out);
+            self.transmit(sn, now, t, self.rtt.rto, wnd, false, out);
             change += 1;
             match kind {
                 FastKind::Fast => self.stats.fast_retrans_segs += 1,
@@ -762,14 +829,22 @@ impl Kcp {
                 .get_mut(sn)
                 .map_or(self.rtt.rto, |s| s.rto)
                 .saturating_add(step);
-            self.transmit(sn, now, t, rto, wnd, out);
+            self.transmit(sn, now, t, rto, wnd, true, out);
             lost += 1;
         }
         self.stats.lost_segs += lost;
         self.stats.retrans_segs += change + lost;
         // First transmissions.
         for i in 0..new_segs {
-            self.transmit(first_new.wrapping_add(i), now, t, self.rtt.rto, wnd, out);
+            self.transmit(
+                first_new.wrapping_add(i),
+                now,
+                t,
+                self.rtt.rto,
+                wnd,
+                false,
+                out,
+            );
         }
         out.finish();
 
@@ -786,10 +861,15 @@ impl Kcp {
             if change > 0 {
                 let inflight = self.snd_buf.nxt().wrapping_sub(self.snd_buf.una());
                 self.ssthresh = (inflight / 2).max(THRESH_MIN);
-                self.cwnd = self.ssthresh.wrapping_add(resent);
+                // kcp-go adds `resent` here, which wraps to ssthresh - 1 when only early retransmit is on
+                // (resent = 0xFFFFFFFF); inflate by the fast-resend threshold only.
+                self.cwnd = self.ssthresh.saturating_add(self.fastresend);
                 self.incr = self.cwnd.wrapping_mul(mss);
             }
             if lost > 0 {
+                if self.undo.is_none() {
+                    self.undo = Some((self.cwnd, self.ssthresh, self.incr));
+                }
                 self.ssthresh = (cwnd / 2).max(THRESH_MIN);
                 self.cwnd = 1;
                 self.incr = mss;
@@ -802,6 +882,7 @@ impl Kcp {
         minrto
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn transmit<F: FnMut(&mut [u8])>(
         &mut self,
         sn: u32,
@@ -809,9 +890,10 @@ impl Kcp {
         t: u64,
         rto: u32,
         wnd: u16,
+        timeout: bool,
         out: &mut Out<'_, F>,
     ) {
-        self.snd_buf.record_transmit(sn, now, t, rto);
+        self.snd_buf.record_transmit(sn, now, t, rto, timeout);
         let Some(seg) = self.snd_buf.get_mut(sn) else {
             return;
         };

@@ -4,6 +4,18 @@
 //! Time is the caller's wrapping u32 millisecond clock, passed into every call that needs it. Nothing here
 //! blocks, sleeps, or allocates per datagram in steady state; the cost of an ACK or a retransmission does not
 //! depend on the window size.
+//!
+//! Where the behaviour differs from kcp-go (timing only; every byte on the wire is formed as kcp-go forms it):
+//!
+//! * Malformed datagrams are rejected whole before anything is applied (kcp-go applies the segments before the
+//!   bad one).
+//! * Fast/early retransmit counts, per segment, the ACKs of transmissions sent after it (RACK-like) instead of
+//!   kcp-go's "later sn and not-later ts" walk, so an ACK costs O(1); see `sndbuf.rs`.
+//! * The congestion window (only with `nc` off) grows per newly acknowledged segment, not per datagram; the
+//!   fast-retransmit inflation does not wrap when `resend` is 0; a timeout shown spurious by the ACK's echoed
+//!   timestamp gives back the window it took.
+//! * An ACK that makes a fast/early retransmission due, and a PUSH arriving out of order, ask for an immediate
+//!   flush (retransmission / ACK) instead of waiting for the next interval.
 
 #![forbid(unsafe_code)]
 

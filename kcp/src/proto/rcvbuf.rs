@@ -49,7 +49,48 @@ impl RecvRing {
         Some(seg)
     }
 
+    /// Enlarges the ring to at least `size` slots, keeping every segment at its distance from `rcv_nxt`.
+    pub(crate) fn grow(&mut self, size: usize) {
+        if size <= self.slots.len() {
+            return;
+        }
+        let mut slots = vec![None; size];
+        for (i, slot) in slots.iter_mut().enumerate().take(self.slots.len()) {
+            let p = self.pos(i);
+            *slot = self.slots[p].take();
+        }
+        self.slots = slots;
+        self.head = 0;
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grow_keeps_positions_across_the_wrap() {
+        let mut r = RecvRing::new(4);
+        for i in 0..3 {
+            assert!(r.insert(0, 0, Bytes::from(vec![i])));
+            assert_eq!(r.take_front().unwrap().1[0], i);
+        }
+        // head is now 3: slots 1 and 2 wrap around the end.
+        assert!(r.insert(1, 0, Bytes::from_static(b"b")));
+        assert!(r.insert(2, 0, Bytes::from_static(b"c")));
+        assert!(!r.insert(2, 0, Bytes::from_static(b"x")));
+        r.grow(16);
+        assert!(r.insert(10, 0, Bytes::from_static(b"k")));
+        assert!(r.take_front().is_none());
+        assert!(r.insert(0, 0, Bytes::from_static(b"a")));
+        let got: Vec<u8> = std::iter::from_fn(|| r.take_front())
+            .map(|(_, d)| d[0])
+            .collect();
+        assert_eq!(got, b"abc");
+        assert_eq!(r.len(), 1);
     }
 }

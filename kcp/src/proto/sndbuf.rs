@@ -40,6 +40,21 @@ pub(crate) struct SndSeg {
     pub resend_at: u64,
     pub tx_order: u64,
     pub acked: bool,
+    /// `ts` of the transmission before the last one.
+    pub prev_ts: u32,
+    /// The last transmission was a retransmission timeout.
+    pub timed_out: bool,
+}
+
+/// What an ACK told about a segment retransmitted by timeout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TimeoutVerdict {
+    /// Not applicable.
+    None,
+    /// The ACK echoes the transmission before the timeout: the original arrived, the timeout was spurious.
+    Spurious,
+    /// The ACK echoes the timeout retransmission itself.
+    Repaired,
 }
 
 /// Why a segment is being retransmitted by the fast path.
@@ -110,6 +125,8 @@ impl SendBuf {
             resend_at: 0,
             tx_order: 0,
             acked: false,
+            prev_ts: 0,
+            timed_out: false,
         });
         sn
     }
@@ -129,17 +146,32 @@ impl SendBuf {
     /// Marks `sn` acknowledged and records the ACK for fast retransmission. `ts` is the echoed timestamp, which
     /// tells which transmission of `sn` arrived; only an ACK of the latest transmission is credited (an ACK of an
     /// older one cannot be placed in transmission order and is ignored for fast retransmit).
-    pub(crate) fn on_ack(&mut self, sn: u32, ts: u32) {
-        let Some(i) = self.index(sn) else { return };
+    ///
+    /// Also reports whether the ACK shows a timeout retransmission of `sn` to have been spurious (it echoes the
+    /// timestamp of the transmission before the timeout, as in the Eifel algorithm, RFC 3522).
+    pub(crate) fn on_ack(&mut self, sn: u32, ts: u32) -> TimeoutVerdict {
+        let Some(i) = self.index(sn) else {
+            return TimeoutVerdict::None;
+        };
         let seg = &mut self.segs[i];
         if !seg.acked {
             seg.acked = true;
             seg.data = Bytes::new();
         }
+        let mut verdict = TimeoutVerdict::None;
+        if seg.timed_out && seg.xmit > 1 {
+            if ts == seg.ts {
+                verdict = TimeoutVerdict::Repaired;
+            } else if ts == seg.prev_ts {
+                verdict = TimeoutVerdict::Spurious;
+            }
+            seg.timed_out = false;
+        }
         if seg.xmit > 0 && seg.ts == ts {
             let order = seg.tx_order;
             self.record_acked_order(order);
         }
+        verdict
     }
 
     fn record_acked_order(&mut self, order: u64) {
@@ -156,12 +188,14 @@ impl SendBuf {
     }
 
     /// Records a transmission of `sn` at caller time `now` / extended time `t` with the given RTO.
-    pub(crate) fn record_transmit(&mut self, sn: u32, now: u32, t: u64, rto: u32) {
+    pub(crate) fn record_transmit(&mut self, sn: u32, now: u32, t: u64, rto: u32, timeout: bool) {
         let order = self.next_order;
         self.next_order += 1;
         let Some(seg) = self.get_mut(sn) else { return };
         seg.xmit += 1;
+        seg.prev_ts = seg.ts;
         seg.ts = now;
+        seg.timed_out = timeout;
         seg.rto = rto;
         seg.resend_at = t + rto as u64;
         seg.tx_order = order;
@@ -200,6 +234,21 @@ impl SendBuf {
             return None;
         }
         None
+    }
+
+    /// Whether [`pop_fast`](Self::pop_fast) would return a segment (drops stale entries at the front).
+    pub(crate) fn fast_due(&mut self, fast: bool, early: bool) -> bool {
+        while let Some(&(order, sn)) = self.tx_queue.front() {
+            if !self.live(order, sn) {
+                self.tx_queue.pop_front();
+                continue;
+            }
+            let fast_hit =
+                fast && self.top_acked.len() >= self.k && self.top_acked[self.k - 1] > order;
+            let early_hit = early && self.top_acked.first().is_some_and(|&m| m > order);
+            return fast_hit || early_hit;
+        }
+        false
     }
 
     /// Next segment whose retransmission timer expired at extended time `t`, or `None`.
@@ -259,7 +308,7 @@ mod tests {
         let mut b = SendBuf::new(k);
         for i in 0..n {
             let sn = b.push_new(0, Bytes::from_static(b"x"));
-            b.record_transmit(sn, 100, 1000 + i as u64, 200);
+            b.record_transmit(sn, 100, 1000 + i as u64, 200, false);
         }
         b
     }
@@ -273,9 +322,9 @@ mod tests {
         b.on_ack(3, 100);
         // Now 0 and 1 have fastack 2 -> fast, in transmission order.
         assert_eq!(b.pop_fast(true, false), Some((0, FastKind::Fast)));
-        b.record_transmit(0, 101, 2000, 200);
+        b.record_transmit(0, 101, 2000, 200, false);
         assert_eq!(b.pop_fast(true, false), Some((1, FastKind::Fast)));
-        b.record_transmit(1, 101, 2000, 200);
+        b.record_transmit(1, 101, 2000, 200, false);
         // 4 was sent after both acked transmissions: nothing more.
         assert_eq!(b.pop_fast(true, true), None);
         // An ACK of the retransmitted 1 credits 4 (sent earlier) and 0 (sent just before 1).

@@ -58,4 +58,6 @@ pub struct Stats {
     pub early_retrans_segs: u64,
     /// Timeout retransmissions (`LostSegs`).
     pub lost_segs: u64,
+    /// Timeout retransmissions later shown unnecessary by an ACK of the earlier transmission.
+    pub spurious_timeouts: u64,
 }

@@ -9,9 +9,8 @@ use std::fmt;
 use aes::{Aes128, Aes192, Aes256};
 use blowfish::Blowfish;
 use cast5::Cast5;
-use cipher::{BlockCipherEncrypt, InnerIvInit, KeyInit, KeyIvInit, StreamCipher, array::Array};
+use cipher::{BlockCipherEncrypt, InnerIvInit, KeyInit, array::Array};
 use des::TdesEde3;
-use salsa20::Salsa20;
 use sm4::Sm4;
 use twofish::Twofish;
 
@@ -167,18 +166,20 @@ impl fmt::Debug for BlockCrypt {
     }
 }
 
-fn cfb_encrypt<C: BlockCipherEncrypt>(cipher: &C, buf: &mut [u8]) {
-    let mut iv = Array::default();
+fn fixed_iv<BS: cipher::array::ArraySize>() -> Array<u8, BS> {
+    let mut iv = Array::<u8, BS>::default();
     let n = iv.len();
     iv.copy_from_slice(&FIXED_IV[..n]);
-    cfb_mode::Encryptor::<&C>::inner_iv_init(cipher, &iv).encrypt(buf);
+    iv
+}
+
+/// CFB over the whole datagram. The cipher is borrowed, not cloned: key schedules are set up once per codec.
+fn cfb_encrypt<C: BlockCipherEncrypt>(cipher: &C, buf: &mut [u8]) {
+    cfb_mode::Encryptor::<&C>::inner_iv_init(cipher, &fixed_iv::<C::BlockSize>()).encrypt(buf);
 }
 
 fn cfb_decrypt<C: BlockCipherEncrypt>(cipher: &C, buf: &mut [u8]) {
-    let mut iv = Array::default();
-    let n = iv.len();
-    iv.copy_from_slice(&FIXED_IV[..n]);
-    cfb_mode::Decryptor::<&C>::inner_iv_init(cipher, &iv).decrypt(buf);
+    cfb_mode::Decryptor::<&C>::inner_iv_init(cipher, &fixed_iv::<C::BlockSize>()).decrypt(buf);
 }
 
 fn salsa20_apply(key: &[u8; 32], buf: &mut [u8]) {
@@ -188,8 +189,7 @@ fn salsa20_apply(key: &[u8; 32], buf: &mut [u8]) {
     let (nonce, rest) = buf.split_at_mut(8);
     let mut nonce8 = [0u8; 8];
     nonce8.copy_from_slice(nonce);
-    let mut c = Salsa20::new(&Array::from(*key), &Array::from(nonce8));
-    c.apply_keystream(rest);
+    super::salsa::apply_keystream(key, &nonce8, rest);
 }
 
 fn xor_apply(pad: &[u8; XOR_PAD_LEN], buf: &mut [u8]) {

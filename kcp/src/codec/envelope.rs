@@ -481,6 +481,14 @@ impl Codec {
         }
     }
 
+    /// FEC packets the decoder holds now, and the most it will hold with its current shard counts
+    /// ([`FecLimits::rx_multiple`] times data + parity). `(0, 0)` before any FEC packet arrived with FEC off.
+    pub fn fec_queue(&self) -> (usize, usize) {
+        self.fec_dec
+            .as_ref()
+            .map_or((0, 0), |d| (d.stored(), d.rx_limit()))
+    }
+
     /// The local shard counts from the configuration.
     pub fn local_shards(&self) -> (usize, usize) {
         self.local_shards

@@ -10,6 +10,7 @@ mod envelope;
 mod fec;
 mod kdf;
 mod nonce;
+mod salsa;
 mod tea;
 
 pub use crypt::{BlockCrypt, CryptKind, FIXED_IV};

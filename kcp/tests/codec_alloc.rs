@@ -1,0 +1,54 @@
+//! Steady state allocates nothing per packet: encoding (data + parity, sealed) and decoding (checks, FEC
+//! bookkeeping) of a long stream. One test per binary, because the allocation counter is process-wide.
+
+use std::alloc::System;
+
+use kcp::codec::{Codec, CodecConfig};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+#[test]
+fn steady_state_encode_and_decode_allocate_nothing() {
+    for crypt in ["aes", "salsa20", "none", "null"] {
+        let cfg = CodecConfig::kcptun(crypt, "k", 10, 3);
+        let mut tx = Codec::new(&cfg).unwrap();
+        let mut rx = Codec::new(&cfg).unwrap();
+        let h = tx.header_len();
+        let mut buf = vec![0u8; 1350];
+        let mut parity = vec![vec![0u8; 1500]; 3];
+        let mut delivered = 0usize;
+        let mut run = |rounds: u32, tx: &mut Codec, rx: &mut Codec| {
+            for i in 0..rounds {
+                let len = 100 + (i as usize * 37) % (1350 - 100);
+                let dg = &mut buf[..len];
+                dg[h..h + 4].copy_from_slice(&i.to_le_bytes());
+                dg[h + 4] = 81;
+                let mut n = 0;
+                for (slot, p) in parity.iter_mut().zip(tx.encode(dg, i).unwrap()) {
+                    slot[..p.len()].copy_from_slice(p);
+                    n = p.len();
+                }
+                delivered += rx.decode(dg, i).count();
+                let produced = if n > 0 { 3 } else { 0 };
+                for slot in parity.iter_mut().take(produced) {
+                    delivered += rx.decode(&mut slot[..n], i).count();
+                }
+            }
+        };
+        run(200, &mut tx, &mut rx); // warm-up: pools and queues reach their working size
+        let region = Region::new(GLOBAL);
+        run(5000, &mut tx, &mut rx);
+        let change = region.change();
+        assert_eq!(
+            change.allocations, 0,
+            "{crypt}: allocations in steady state"
+        );
+        assert_eq!(
+            change.reallocations, 0,
+            "{crypt}: reallocations in steady state"
+        );
+        assert_eq!(delivered, 5200, "{crypt}");
+    }
+}

@@ -17,7 +17,12 @@ fn cfg() -> Config {
         // 1,000 senders into one socket: with congestion control on, senders back off when the
         // listener's socket buffer overflows instead of retransmitting into it until the link counts
         // as dead.
-        preset: kcp::proto::Preset::Manual { nodelay: 1, interval: 20, resend: 2, nc: false },
+        preset: kcp::proto::Preset::Manual {
+            nodelay: 1,
+            interval: 20,
+            resend: 2,
+            nc: false,
+        },
         send_window: 64,
         recv_window: 64,
         crypt: CryptKind::Aes128,

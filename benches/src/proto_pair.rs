@@ -46,9 +46,8 @@ impl Wire {
     }
 }
 
-/// Moves `total` bytes from one endpoint to another in stream mode (window `wnd`, preset fast3, no congestion
-/// window) over wires with the given loss, 1 ms of virtual time per step. Returns (steps, datagrams sent).
-pub fn transfer(total: usize, loss: f64, wnd: u16, seed: u64) -> (u32, u64) {
+/// Two endpoints of conversation `conv`: stream mode, fast3, windows `wnd`.
+fn pair(conv: u32, wnd: u16) -> (Kcp, Kcp) {
     let cfg = KcpConfig {
         preset: Preset::Fast3,
         snd_wnd: wnd,
@@ -56,8 +55,16 @@ pub fn transfer(total: usize, loss: f64, wnd: u16, seed: u64) -> (u32, u64) {
         stream: true,
         ..Default::default()
     };
-    let mut a = Kcp::new(1, &cfg).expect("config");
-    let mut b = Kcp::new(1, &cfg).expect("config");
+    (
+        Kcp::new(conv, &cfg).expect("config"),
+        Kcp::new(conv, &cfg).expect("config"),
+    )
+}
+
+/// Moves `total` bytes from one endpoint to another in stream mode (window `wnd`, preset fast3, no congestion
+/// window) over wires with the given loss, 1 ms of virtual time per step. Returns (steps, datagrams sent).
+pub fn transfer(total: usize, loss: f64, wnd: u16, seed: u64) -> (u32, u64) {
+    let (mut a, mut b) = pair(1, wnd);
     let mut ab = Wire::new(loss, seed);
     let mut ba = Wire::new(loss, seed ^ 1);
     let chunk = vec![0x5au8; 64 * 1024];
@@ -96,15 +103,7 @@ pub struct AckScenario {
 impl AckScenario {
     /// Builds the scenario deterministically.
     pub fn new(wnd: u16, in_flight: usize, loss: f64, seed: u64) -> AckScenario {
-        let cfg = KcpConfig {
-            preset: Preset::Fast3,
-            snd_wnd: wnd,
-            rcv_wnd: wnd,
-            stream: true,
-            ..Default::default()
-        };
-        let mut sender = Kcp::new(7, &cfg).expect("config");
-        let mut receiver = Kcp::new(7, &cfg).expect("config");
+        let (mut sender, mut receiver) = pair(7, wnd);
         // Tell the sender the receiver's window (kcp-go starts with a remote window of 32).
         let mut wins = [0u8; OVERHEAD];
         SegmentHeader {

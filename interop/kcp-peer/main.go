@@ -148,12 +148,23 @@ func server() {
 	l.SetReadBuffer(*sockbuf)
 	l.SetWriteBuffer(*sockbuf)
 	fmt.Printf("LISTEN %s\n", l.Addr())
+	var heldMu sync.Mutex
+	var held []*kcp.UDPSession
 	if *role == "hold" {
 		runtime.GC()
 		fmt.Printf("BASE %d\n", rssKiB())
+		// Progress every 3 s, so a caller can stop waiting when sessions stop arriving.
+		go func() {
+			for range time.Tick(3 * time.Second) {
+				heldMu.Lock()
+				n := len(held)
+				heldMu.Unlock()
+				fmt.Printf("PROGRESS %d %d\n", n, rssKiB())
+				os.Stdout.Sync()
+			}
+		}()
 	}
 	os.Stdout.Sync()
-	var held []*kcp.UDPSession
 	for {
 		s, err := l.AcceptKCP()
 		if err != nil {
@@ -161,10 +172,13 @@ func server() {
 		}
 		configure(s)
 		if *role == "hold" {
+			heldMu.Lock()
 			held = append(held, s)
-			if len(held) == *sessions {
+			n := len(held)
+			heldMu.Unlock()
+			if n == *sessions {
 				runtime.GC()
-				fmt.Printf("READY %d %d\n", len(held), rssKiB())
+				fmt.Printf("READY %d %d\n", n, rssKiB())
 				os.Stdout.Sync()
 			}
 			continue

@@ -46,11 +46,18 @@ async fn main() -> std::io::Result<()> {
         total += s.read(&mut buf).await? as u64;
         if last.elapsed() > Duration::from_millis(100) {
             last = Instant::now();
+            let snmp = kcp::net::snmp().snapshot();
             println!(
-                "{:>5} ms {:>6.1} MiB  server {:?}",
+                "{:>5} ms {:>7.1} MiB retrans {} lost {} fast {} early {} fec_rec {} parity {} csum {}",
                 t0.elapsed().as_millis(),
                 total as f64 / 1048576.0,
-                s.stats()
+                snmp.retrans_segs,
+                snmp.lost_segs,
+                snmp.fast_retrans_segs,
+                snmp.early_retrans_segs,
+                snmp.fec_recovered,
+                snmp.fec_parity_shards,
+                snmp.in_csum_errors
             );
         }
     }

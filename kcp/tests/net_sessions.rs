@@ -14,7 +14,15 @@ const LEN: u64 = 1 << 20;
 
 fn cfg() -> Config {
     Config {
-        preset: kcp::proto::Preset::Fast2,
+        // 1,000 senders into one socket: with congestion control on, senders back off when the
+        // listener's socket buffer overflows instead of retransmitting into it until the link counts
+        // as dead.
+        preset: kcp::proto::Preset::Manual {
+            nodelay: 1,
+            interval: 20,
+            resend: 2,
+            nc: false,
+        },
         send_window: 64,
         recv_window: 64,
         crypt: CryptKind::Aes128,

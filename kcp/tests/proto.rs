@@ -27,6 +27,14 @@ fn deliver(to: &mut Kcp, now: u32, dgrams: &[Vec<u8>]) {
     }
 }
 
+fn read_all(k: &mut Kcp) -> Vec<u8> {
+    let mut got = Vec::new();
+    while let Some(x) = k.recv_bytes() {
+        got.extend_from_slice(&x);
+    }
+    got
+}
+
 fn header(conv: u32, cmd: Cmd, sn: u32, una: u32, len: u32) -> SegmentHeader {
     SegmentHeader {
         conv,
@@ -102,10 +110,7 @@ fn stream_mode_coalesces_small_writes() {
     a.send(&[8u8; 10]).unwrap();
     let d = flush(&mut a, 20);
     deliver(&mut b, 25, &d);
-    let mut got = Vec::new();
-    while let Some(x) = b.recv_bytes() {
-        got.extend_from_slice(&x);
-    }
+    let got = read_all(&mut b);
     assert_eq!(got.len(), 3010);
     assert!(got[..3000].iter().all(|&x| x == 7) && got[3000..].iter().all(|&x| x == 8));
 }
@@ -124,12 +129,15 @@ fn malformed_input_is_rejected_without_side_effects() {
         Err(InputError::TooShort { len: 10 })
     );
     // Length past end: a valid first segment followed by a truncated second one.
-    let mut trunc = good.clone();
-    let mut h2 = [0u8; OVERHEAD];
-    header(5, Cmd::Push, 1, 0, 100).encode(&mut h2);
-    trunc.extend_from_slice(&h2);
+    let followed_by = |h: SegmentHeader| {
+        let mut d = good.clone();
+        let mut raw = [0u8; OVERHEAD];
+        h.encode(&mut raw);
+        d.extend_from_slice(&raw);
+        d
+    };
     assert_eq!(
-        b.input(1, &trunc, true),
+        b.input(1, &followed_by(header(5, Cmd::Push, 1, 0, 100)), true),
         Err(InputError::LengthPastEnd {
             offset: good.len(),
             len: 100,
@@ -137,11 +145,8 @@ fn malformed_input_is_rejected_without_side_effects() {
         })
     );
     // Wrong conv in the second segment.
-    let mut wrong = good.clone();
-    header(6, Cmd::Wask, 0, 0, 0).encode(&mut h2);
-    wrong.extend_from_slice(&h2);
     assert_eq!(
-        b.input(1, &wrong, true),
+        b.input(1, &followed_by(header(6, Cmd::Wask, 0, 0, 0)), true),
         Err(InputError::WrongConv {
             offset: good.len(),
             expected: 5,
@@ -427,10 +432,7 @@ fn mtu_and_window_change_at_runtime() {
         d.iter().map(Vec::len).collect::<Vec<_>>()
     );
     deliver(&mut b, 1, &d);
-    let mut got = Vec::new();
-    while let Some(x) = b.recv_bytes() {
-        got.extend_from_slice(&x);
-    }
+    let got = read_all(&mut b);
     assert_eq!(got.len(), 2100);
     assert!(got[..100].iter().all(|&x| x == 1) && got[100..].iter().all(|&x| x == 2));
 }

@@ -168,7 +168,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 match r {
                     Err(e) => {
                         inner.fail(e);
+                        drop(inner);
                         self.read_done = true;
+                        // Wakers collected before the bad frame (a SYN's acceptor, readers) must run too.
+                        self.wake_collected();
                         return true;
                     }
                     Ok(Parse::Paused) => {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use tokio::io::{AsyncRead, AsyncWrite};
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::driver::Driver;
@@ -99,8 +100,13 @@ impl Session {
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         config.validate()?;
+        let span = tracing::debug_span!(
+            "smux",
+            side = if client { "client" } else { "server" },
+            version = config.version
+        );
         let shared = Shared::new(config, client);
-        tokio::spawn(Driver::new(io, shared.clone()));
+        tokio::spawn(Driver::new(io, shared.clone()).instrument(span));
         Ok(Session { shared })
     }
 

@@ -41,6 +41,12 @@ struct Args {
     /// (internal) run as the idle listener child process.
     #[arg(long, hide = true)]
     idle_child: bool,
+    /// (internal) run as the bulk receiver child process with this case index.
+    #[arg(long, hide = true)]
+    sink_child: Option<usize>,
+    /// Run our bulk sender and receiver in one process instead of two.
+    #[arg(long)]
+    one_process: bool,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -108,6 +114,43 @@ fn cfg(c: Case) -> Config {
         ack_nodelay: c.ack_nodelay,
         ..Config::default()
     }
+}
+
+fn bulk_cases(ack_nodelay: bool) -> Vec<Case> {
+    let mut cases = vec![
+        Case {
+            name: "crypt none, FEC 0/0",
+            crypt: CryptKind::None,
+            go_crypt: "none",
+            ds: 0,
+            ps: 0,
+            ack_nodelay: false,
+        },
+        Case {
+            name: "aes, FEC 10/3",
+            crypt: CryptKind::Aes256,
+            go_crypt: "aes",
+            ds: 10,
+            ps: 3,
+            ack_nodelay: false,
+        },
+    ];
+    if ack_nodelay {
+        let extra: Vec<Case> = cases
+            .iter()
+            .map(|c| Case {
+                ack_nodelay: true,
+                name: if c.ds == 0 {
+                    "none, 0/0, acknodelay"
+                } else {
+                    "aes, 10/3, acknodelay"
+                },
+                ..*c
+            })
+            .collect();
+        cases.extend(extra);
+    }
+    cases
 }
 
 fn go_args(c: Case) -> Vec<String> {
@@ -204,6 +247,67 @@ async fn ours_bulk(c: Case, secs: f64) -> (f64, f64) {
     }
     sender.abort();
     (total / t / 1048576.0, cpu / (total / 1073741824.0))
+}
+
+/// Receiver half of the two-process bulk run (the same shape as kcp-go's sink): prints LISTEN, then
+/// `RESULT <bytes> <seconds> <own cpu seconds>` after `secs` from the first byte.
+async fn sink_child(c: Case, secs: f64) {
+    let l = KcpListener::bind("127.0.0.1:0", cfg(c)).await.unwrap();
+    println!("LISTEN {}", l.local_addr().unwrap());
+    std::io::stdout().flush().ok();
+    let (mut s, _) = l.accept().await.unwrap();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut total = s.read(&mut buf).await.unwrap() as f64;
+    let t0 = Instant::now();
+    while t0.elapsed().as_secs_f64() < secs {
+        total += s.read(&mut buf).await.unwrap() as f64;
+    }
+    println!(
+        "RESULT {total} {:.3} {:.3}",
+        t0.elapsed().as_secs_f64(),
+        cpu_secs("self")
+    );
+    std::io::stdout().flush().ok();
+}
+
+/// Ours as two processes (receiver child, sender here), measured like `go_bulk`.
+fn ours_bulk_2proc(rt: &tokio::runtime::Runtime, idx: usize, c: Case, secs: f64) -> (f64, f64) {
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(exe)
+        .args([
+            "--sink-child",
+            &idx.to_string(),
+            "--secs",
+            &secs.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let addr: SocketAddr = line(&mut out)
+        .trim_start_matches("LISTEN ")
+        .parse()
+        .unwrap();
+    let cpu0 = cpu_secs("self");
+    let sender = rt.spawn(async move {
+        let mut client = KcpStream::connect(addr, cfg(c)).await.unwrap();
+        let buf = vec![0x5au8; 64 * 1024];
+        while client.write_all(&buf).await.is_ok() {}
+    });
+    let res = line(&mut out);
+    let own = cpu_secs("self") - cpu0;
+    sender.abort();
+    child.wait().ok();
+    let f: Vec<f64> = res
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let (bytes, t, sink_cpu) = (f[0], f[1], f[2]);
+    (
+        bytes / t / 1048576.0,
+        (own + sink_cpu) / (bytes / 1073741824.0),
+    )
 }
 
 /// (round trips per second, p50 us, p99 us)
@@ -370,8 +474,16 @@ async fn idle_child(n: usize) {
     println!("BASE {}", rss_kib());
     std::io::stdout().flush().ok();
     let mut held = Vec::with_capacity(n);
+    let mut tick = tokio::time::interval(Duration::from_secs(3));
+    tick.tick().await;
     while held.len() < n {
-        held.push(l.accept().await.unwrap());
+        tokio::select! {
+            s = l.accept() => held.push(s.unwrap()),
+            _ = tick.tick() => {
+                println!("PROGRESS {} {}", held.len(), rss_kib());
+                std::io::stdout().flush().ok();
+            }
+        }
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss = rss_kib();
@@ -404,7 +516,22 @@ async fn open_idle_clients(
             clients.push(c.unwrap());
         }
     }
-    let ready = tokio::task::block_in_place(|| line(out));
+    // READY, or the last PROGRESS once sessions stop arriving (clients that gave up are not retried).
+    let ready = tokio::task::block_in_place(|| {
+        let mut last = String::new();
+        loop {
+            let l = line(out);
+            if l.starts_with("READY") || l.is_empty() {
+                return l;
+            }
+            if l.starts_with("PROGRESS") {
+                if l.split_whitespace().nth(1) == last.split_whitespace().nth(1) {
+                    return l;
+                }
+                last = l;
+            }
+        }
+    });
     (clients, ready)
 }
 
@@ -417,6 +544,10 @@ fn main() {
         .unwrap();
     if args.idle_child {
         rt.block_on(idle_child(args.idle_sessions));
+        return;
+    }
+    if let Some(i) = args.sink_child {
+        rt.block_on(sink_child(bulk_cases(true)[i], args.secs));
         return;
     }
     let parts: Vec<&str> = args.only.split(',').collect();
@@ -436,44 +567,23 @@ fn main() {
             "| case | ours MiB/s | kcp-go MiB/s | ratio | ours CPU s/GiB | kcp-go CPU s/GiB | CPU ratio |"
         );
         println!("|---|---|---|---|---|---|---|");
-        let mut cases = vec![
-            Case {
-                name: "crypt none, FEC 0/0",
-                crypt: CryptKind::None,
-                go_crypt: "none",
-                ds: 0,
-                ps: 0,
-                ack_nodelay: false,
-            },
-            Case {
-                name: "aes, FEC 10/3",
-                crypt: CryptKind::Aes256,
-                go_crypt: "aes",
-                ds: 10,
-                ps: 3,
-                ack_nodelay: false,
-            },
-        ];
-        if args.ack_nodelay {
-            let extra: Vec<Case> = cases
-                .iter()
-                .map(|c| Case {
-                    ack_nodelay: true,
-                    name: if c.ds == 0 {
-                        "none, 0/0, acknodelay"
-                    } else {
-                        "aes, 10/3, acknodelay"
-                    },
-                    ..*c
-                })
-                .collect();
-            cases.extend(extra);
-        }
-        for c in cases {
+        let cases = bulk_cases(args.ack_nodelay);
+        println!(
+            "(ours: {})",
+            if args.one_process {
+                "sender and receiver in one process"
+            } else {
+                "receiver in a child process, as kcp-go's sink/source"
+            }
+        );
+        for (idx, c) in cases.into_iter().enumerate() {
             let (mut om, mut oc, mut gm, mut gc) = (vec![], vec![], vec![], vec![]);
             for _ in 0..args.runs {
-                let (m, cpu) = rt
-                    .block_on(async move { tokio::spawn(ours_bulk(c, args.secs)).await.unwrap() });
+                let (m, cpu) = if args.one_process {
+                    rt.block_on(async move { tokio::spawn(ours_bulk(c, args.secs)).await.unwrap() })
+                } else {
+                    ours_bulk_2proc(&rt, idx, c, args.secs)
+                };
                 om.push(m);
                 oc.push(cpu);
                 if let Some(p) = &peer {

@@ -42,6 +42,10 @@ struct Args {
     /// Our `Config::stream_send_buffer` (default: the crate default).
     #[arg(long)]
     send_buffer: Option<usize>,
+    /// Tokio worker threads for the Rust implementations (0 = a current-thread runtime). Go uses its
+    /// default GOMAXPROCS (the number of CPUs).
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
     /// Implementations to run (go1, ours1, go2, ours2, async-smux, yamux).
     #[arg(
         long,
@@ -406,11 +410,18 @@ fn main() {
             None
         }
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = if args.workers == 0 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.workers)
+            .enable_all()
+            .build()
+            .unwrap()
+    };
     let imps: Vec<String> = args
         .only
         .iter()
@@ -467,8 +478,8 @@ fn main() {
         _ => "(c) open/echo 8 B/close",
     };
     println!(
-        "\nsmux over TCP loopback, medians of {} runs (bytes {} for a/b, {} s for c); ratio vs Go smux of the same version (async-smux and yamux vs Go v1)",
-        args.runs, args.bytes, args.secs
+        "\nsmux over TCP loopback, medians of {} runs (bytes {} for a/b, {} s for c, {} tokio workers); ratio vs Go smux of the same version (async-smux and yamux vs Go v1)",
+        args.runs, args.bytes, args.secs, args.workers
     );
     println!(
         "{:<30} {:<11} {:>15} {:>8} {:>12} {:>8}",

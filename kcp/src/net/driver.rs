@@ -134,6 +134,8 @@ impl Driver {
             let now = shared.now_ms();
             self.inner.on_dirty(now);
             self.inner.on_timers(now);
+            // Writers counted their own datagrams already; count ours before adding theirs.
+            self.inner.count_out();
             {
                 let mut pending = shared.pending.lock().unwrap_or_else(|e| e.into_inner());
                 if !pending.is_empty() {
@@ -142,7 +144,6 @@ impl Driver {
                 }
             }
             if !self.inner.tx.is_empty() {
-                self.inner.count_out();
                 if let Err(e) = self.udp.send_all(&mut self.inner.tx).await {
                     tracing::warn!(error = %e, "kcp socket send failed");
                     break;

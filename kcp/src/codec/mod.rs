@@ -12,10 +12,11 @@ mod kdf;
 mod nonce;
 mod salsa;
 mod tea;
+mod twofish;
 
 pub use crypt::{BlockCrypt, CryptKind, FIXED_IV};
 pub use envelope::{
-    CRYPT_HEADER_LEN, Codec, CodecConfig, CodecError, CodecStats, Decoded, Drop, EncodeError,
+    CRYPT_HEADER_LEN, Codec, CodecConfig, CodecError, CodecStats, Decoded, DropReason, EncodeError,
     KCP_OVERHEAD, KcpPacket, NONCE_LEN, Parity, peek_conv_sn,
 };
 pub use fec::{

@@ -5,9 +5,13 @@
 //! passes, as kcp-go's `benchCrypt` does), `fec/encode` and `fec/decode` (10/3, 1350-byte packets, kcp-go's
 //! loss pattern), `envelope/encode` and `envelope/decode` (aes + FEC 10/3, 1350-byte datagrams; decode loses
 //! one data datagram per group so every group is rebuilt).
+//!
+//! Times are CPU time of the benchmark thread ([`benches::CpuTime`]): the machine is shared and
+//! oversubscribed, and wall time would mostly measure the scheduler.
 
 use std::hint::black_box;
 
+use benches::CpuTime;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kcp::codec::{
     BlockCrypt, Codec, CodecConfig, CryptKind, FecDecoder, FecEncoder, FecLimits, TYPE_DATA,
@@ -28,7 +32,7 @@ fn payload(len: usize, seed: u32) -> Vec<u8> {
         .collect()
 }
 
-fn crypt(c: &mut Criterion) {
+fn crypt(c: &mut Criterion<CpuTime>) {
     let key = derive_key("it's a secrect");
     let mut g = c.benchmark_group("crypt");
     g.throughput(Throughput::Bytes(2 * DATAGRAM as u64));
@@ -45,7 +49,7 @@ fn crypt(c: &mut Criterion) {
     g.finish();
 }
 
-fn fec(c: &mut Criterion) {
+fn fec(c: &mut Criterion<CpuTime>) {
     let mut g = c.benchmark_group("fec");
     g.throughput(Throughput::Bytes(DATAGRAM as u64));
     let mut enc = FecEncoder::new(10, 3, 0, &FecLimits::default()).unwrap();
@@ -95,7 +99,7 @@ fn encoded_stream(cfg: &CodecConfig, groups: usize) -> Vec<Vec<u8>> {
     out
 }
 
-fn envelope(c: &mut Criterion) {
+fn envelope(c: &mut Criterion<CpuTime>) {
     let cfg = CodecConfig::kcptun("aes", "it's a secrect", 10, 3);
     let mut g = c.benchmark_group("envelope");
     g.throughput(Throughput::Bytes(DATAGRAM as u64));
@@ -131,5 +135,9 @@ fn envelope(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, crypt, fec, envelope);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(benches::CpuTime);
+    targets = crypt, fec, envelope
+}
 criterion_main!(benches);

@@ -2,8 +2,8 @@
 //! errors.
 
 use kcp::codec::{
-    Codec, CodecConfig, CryptKind, Drop, EncodeError, FecDecoder, FecEncoder, FecLimits, TYPE_DATA,
-    TYPE_PARITY, derive_key, peek_conv_sn,
+    Codec, CodecConfig, CryptKind, DropReason, EncodeError, FecDecoder, FecEncoder, FecLimits,
+    TYPE_DATA, TYPE_PARITY, derive_key, peek_conv_sn,
 };
 
 fn fec_packet(seqid: u32, flag: u16, body: &[u8]) -> Vec<u8> {
@@ -222,16 +222,16 @@ fn null_cipher_has_no_crypto_header() {
 fn bad_input_is_counted_and_dropped() {
     let cfg = CodecConfig::kcptun("aes", "x", 10, 3);
     let mut c = Codec::new(&cfg).unwrap();
-    assert_eq!(c.open(&mut [0u8; 19]).unwrap_err(), Drop::Short);
-    assert_eq!(c.open(&mut [0u8; 1501]).unwrap_err(), Drop::TooLong);
-    assert_eq!(c.open(&mut [0u8; 100]).unwrap_err(), Drop::Checksum);
+    assert_eq!(c.open(&mut [0u8; 19]).unwrap_err(), DropReason::Short);
+    assert_eq!(c.open(&mut [0u8; 1501]).unwrap_err(), DropReason::TooLong);
+    assert_eq!(c.open(&mut [0u8; 100]).unwrap_err(), DropReason::Checksum);
     // A valid envelope around too few bytes for a KCP header.
     let mut tiny = vec![0u8; 20 + 10];
     Codec::new(&CodecConfig::kcptun("aes", "x", 0, 0))
         .unwrap()
         .encode(&mut tiny, 0)
         .unwrap();
-    assert_eq!(c.open(&mut tiny).unwrap_err(), Drop::Short);
+    assert_eq!(c.open(&mut tiny).unwrap_err(), DropReason::Short);
     let s = c.stats();
     assert_eq!(
         (s.short_drops, s.in_errs, s.in_csum_errors, s.in_pkts),

@@ -264,3 +264,34 @@ async fn new_conversation_from_same_address_replaces_the_session() {
     assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset);
     assert_eq!(listener.live_sessions(), 1);
 }
+
+/// Regression: a write flushed inline while only the idle-timeout timer was armed must still arm the
+/// retransmission timer. Before the fix the first datagram, if lost, was resent only when the idle timer
+/// fired (seconds later), so `stack::connect` through a lossy link timed out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_datagram_lost_is_retransmitted_promptly() {
+    let cfg = Config {
+        idle_timeout: Some(Duration::from_secs(30)),
+        ..config(CryptKind::None, 0, 0)
+    };
+    // A raw UDP socket plays the server and never answers: every datagram it sees is a (re)transmission.
+    let raw = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut client = KcpStream::connect(raw.local_addr().unwrap(), cfg)
+        .await
+        .unwrap();
+    client.write_all(b"hello").await.unwrap();
+    let mut buf = [0u8; 2048];
+    let first = tokio::time::timeout(Duration::from_secs(5), raw.recv_from(&mut buf))
+        .await
+        .expect("first datagram never sent")
+        .unwrap();
+    assert!(first.0 > 0);
+    let started = Instant::now();
+    // The first RTO is 200 ms (fast mode's minimum is 100 ms); allow generous slack for a loaded machine,
+    // but far less than the 30 s idle timer the bug waited for.
+    tokio::time::timeout(Duration::from_secs(5), raw.recv_from(&mut buf))
+        .await
+        .expect("lost first datagram was not retransmitted within 5 s")
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

@@ -12,10 +12,10 @@ use cast5::Cast5;
 use cipher::{BlockCipherEncrypt, InnerIvInit, KeyInit, array::Array};
 use des::TdesEde3;
 use sm4::Sm4;
-use twofish::Twofish;
 
 use super::kdf::{XOR_PAD_LEN, xor_pad};
 use super::tea::{Tea16, XteaBe};
+use super::twofish::Twofish256;
 
 /// kcp-go's fixed CFB IV (8-byte-block ciphers use its first 8 bytes).
 pub const FIXED_IV: [u8; 16] = [
@@ -149,7 +149,7 @@ enum Engine {
     Aes256(Aes256),
     Salsa20([u8; 32]),
     Blowfish(Box<Blowfish>),
-    Twofish(Box<Twofish>),
+    Twofish(Twofish256),
     Cast5(Box<Cast5>),
     TripleDes(TdesEde3),
     Tea(Tea16),
@@ -211,7 +211,7 @@ impl BlockCrypt {
             CryptKind::Aes256 => Engine::Aes256(Aes256::new_from_slice(key).ok()?),
             CryptKind::Salsa20 => Engine::Salsa20(*key),
             CryptKind::Blowfish => Engine::Blowfish(Box::new(Blowfish::new_from_slice(key).ok()?)),
-            CryptKind::Twofish => Engine::Twofish(Box::new(Twofish::new_from_slice(key).ok()?)),
+            CryptKind::Twofish => Engine::Twofish(Twofish256::new(key)),
             CryptKind::Cast5 => Engine::Cast5(Box::new(Cast5::new_from_slice(k16).ok()?)),
             CryptKind::TripleDes => Engine::TripleDes(TdesEde3::new_from_slice(&key[..24]).ok()?),
             CryptKind::Tea => Engine::Tea(Tea16::new(k16)),
@@ -250,7 +250,7 @@ impl BlockCrypt {
             Engine::Aes256(c) => cfb_encrypt(c, buf),
             Engine::Salsa20(k) => salsa20_apply(k, buf),
             Engine::Blowfish(c) => cfb_encrypt(&**c, buf),
-            Engine::Twofish(c) => cfb_encrypt(&**c, buf),
+            Engine::Twofish(c) => cfb_encrypt(c, buf),
             Engine::Cast5(c) => cfb_encrypt(&**c, buf),
             Engine::TripleDes(c) => cfb_encrypt(c, buf),
             Engine::Tea(c) => cfb_encrypt(c, buf),
@@ -269,7 +269,7 @@ impl BlockCrypt {
             Engine::Aes256(c) => cfb_decrypt(c, buf),
             Engine::Salsa20(k) => salsa20_apply(k, buf),
             Engine::Blowfish(c) => cfb_decrypt(&**c, buf),
-            Engine::Twofish(c) => cfb_decrypt(&**c, buf),
+            Engine::Twofish(c) => cfb_decrypt(c, buf),
             Engine::Cast5(c) => cfb_decrypt(&**c, buf),
             Engine::TripleDes(c) => cfb_decrypt(c, buf),
             Engine::Tea(c) => cfb_decrypt(c, buf),

@@ -160,7 +160,7 @@ impl std::error::Error for EncodeError {}
 
 /// Why [`Codec::open`] dropped a datagram (each reason is also counted in [`CodecStats`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Drop {
+pub enum DropReason {
     /// Too short for the crypto header or for a KCP segment header.
     Short,
     /// Longer than 1500 bytes.
@@ -381,23 +381,23 @@ impl Codec {
     /// The crypto stage of receiving alone: decrypts `datagram` in place, checks its CRC32 and length, and
     /// returns the bytes after the crypto header (at least 24). A listener uses this to find the session
     /// before calling that session's [`Codec::input`].
-    pub fn open<'a>(&mut self, datagram: &'a mut [u8]) -> Result<&'a mut [u8], Drop> {
+    pub fn open<'a>(&mut self, datagram: &'a mut [u8]) -> Result<&'a mut [u8], DropReason> {
         if datagram.len() > MTU_LIMIT {
             self.stats.in_errs += 1;
-            return Err(Drop::TooLong);
+            return Err(DropReason::TooLong);
         }
         let plain = match &self.crypt {
             Some(c) => {
                 if datagram.len() < CRYPT_HEADER_LEN {
                     self.stats.short_drops += 1;
-                    return Err(Drop::Short);
+                    return Err(DropReason::Short);
                 }
                 c.decrypt(datagram);
                 let (head, body) = datagram.split_at_mut(CRYPT_HEADER_LEN);
                 let want = u32::from_le_bytes([head[16], head[17], head[18], head[19]]);
                 if crc32fast::hash(body) != want {
                     self.stats.in_csum_errors += 1;
-                    return Err(Drop::Checksum);
+                    return Err(DropReason::Checksum);
                 }
                 body
             }
@@ -405,7 +405,7 @@ impl Codec {
         };
         if plain.len() < KCP_OVERHEAD {
             self.stats.short_drops += 1;
-            return Err(Drop::Short);
+            return Err(DropReason::Short);
         }
         Ok(plain)
     }

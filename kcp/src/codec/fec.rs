@@ -183,10 +183,20 @@ impl FecEncoder {
     /// start at `header_offset + 8`. Returns how many parity packets became ready (0, or `parity` when this
     /// packet completed a group); read them with [`FecEncoder::parity_packets_mut`].
     ///
-    /// `packet.len()` must be between `header_offset + 8` and [`MTU_LIMIT`] (checked by the caller).
+    /// # Panics
+    ///
+    /// If `packet` is shorter than `header_offset + 8` or longer than [`MTU_LIMIT`] bytes ([`Codec::encode`]
+    /// checks both and returns an error instead).
+    ///
+    /// [`Codec::encode`]: super::Codec::encode
     pub fn encode(&mut self, packet: &mut [u8], now_ms: u32) -> usize {
         let h = self.header_offset;
-        debug_assert!(packet.len() >= h + FEC_DATA_HEADER_LEN && packet.len() <= MTU_LIMIT);
+        assert!(
+            packet.len() >= h + FEC_DATA_HEADER_LEN && packet.len() <= MTU_LIMIT,
+            "FEC data packet of {} bytes outside {}..={MTU_LIMIT}",
+            packet.len(),
+            h + FEC_DATA_HEADER_LEN
+        );
         self.parity_len = 0;
         packet[h..h + 4].copy_from_slice(&self.next.to_le_bytes());
         packet[h + 4..h + 6].copy_from_slice(&TYPE_DATA.to_le_bytes());

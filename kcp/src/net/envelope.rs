@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use super::config::Config;
 use super::stats::{Snmp, snmp};
 use super::udp::TxQueue;
-use crate::codec::{Codec, CodecConfig, CodecStats, Drop};
+use crate::codec::{Codec, CodecConfig, CodecStats, DropReason};
 
 fn codec_config(cfg: &Config) -> CodecConfig {
     CodecConfig::new(
@@ -55,7 +55,7 @@ impl Crypt {
     pub(crate) fn open<'a>(&mut self, buf: &'a mut [u8]) -> Opened<'a> {
         match self.codec.open(buf) {
             Ok(p) => Opened::Plain(p),
-            Err(Drop::Checksum) => {
+            Err(DropReason::Checksum) => {
                 snmp().in_csum_errors.fetch_add(1, Relaxed);
                 Opened::Dropped
             }

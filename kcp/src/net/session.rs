@@ -195,12 +195,14 @@ impl Session {
     }
 
     /// Flushes from the caller's task right after a write (as kcp-go's `Write` does), sending what the
-    /// window allows without waiting for the driver. The driver is still poked when the session had
-    /// no timer armed or the socket could not take everything.
+    /// window allows without waiting for the driver. The driver is still poked when the core now needs
+    /// a wake-up earlier than the timer armed for it (for example the first retransmission of what was
+    /// just sent, when only an idle-timeout timer was armed) or the socket could not take everything.
     pub(crate) fn flush_inline(&self, mut st: MutexGuard<'_, State>) {
         let ep = &self.endpoint;
-        let now = ep.now_ms() as u32;
-        let armed = st.deadline != u64::MAX;
+        let now64 = ep.now_ms();
+        let now = now64 as u32;
+        let mut rearm = false;
         INLINE_TX.with(|tx| {
             let mut tx = tx.borrow_mut();
             tx.clear();
@@ -212,10 +214,13 @@ impl Session {
                 let Live { core, envelope, .. } = live;
                 core.flush(now, |d| envelope.seal(&mut tx, self.remote, d, now));
                 st_ref.stats.datagrams_sent += tx.len() as u64;
+                rearm = core
+                    .next_wake(now)
+                    .is_some_and(|ms| now64 + u64::from(ms) < st_ref.deadline);
             }
             drop(st);
             if tx.is_empty() {
-                if !armed {
+                if rearm {
                     self.poke();
                 }
                 return;
@@ -230,7 +235,7 @@ impl Session {
                     .unwrap_or_else(|e| e.into_inner())
                     .append_from(&tx, sent);
                 self.poke();
-            } else if !armed {
+            } else if rearm {
                 self.poke();
             }
         });

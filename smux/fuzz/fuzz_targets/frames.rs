@@ -7,7 +7,9 @@ use libfuzzer_sys::fuzz_target;
 use smux::frame::{Decoder, Frame};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, rest)) = data.split_first() else { return };
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
     let version = 1 + (sel & 1);
     let max = if sel & 2 == 0 { 65535 } else { 4096 };
     let d = Decoder::new(version, max);

@@ -518,7 +518,8 @@ pub fn peek_conv_sn(plain: &[u8]) -> Option<(u32, u32)> {
 }
 
 /// FEC-frames `datagram`, then seals it and any parity datagrams the group produced (in the encoder's own
-/// buffers: Reed-Solomon rewrites them completely for every group, so sealing them in place is safe).
+/// buffers: Reed-Solomon rewrites them completely for every group, so sealing them in place is safe). When a
+/// group completes, its parity datagrams and `datagram` are encrypted as interleaved chains.
 fn seal_data_and_parity(
     crypt: Option<&BlockCrypt>,
     nonce: &mut NonceSource,
@@ -530,29 +531,47 @@ fn seal_data_and_parity(
     let mut parity_bytes = 0;
     let mut parity = 0;
     if let Some(enc) = fec {
-        if enc.encode(datagram, now_ms) > 0 {
+        let made = enc.encode(datagram, now_ms);
+        stats.fec_parity_skipped = enc.skipped_groups();
+        if made > 0 {
+            // Nonces in the order the serial path draws them: parity first, then the data datagram.
             for p in enc.parity_packets_mut() {
-                seal(crypt, nonce, p);
+                frame(crypt, nonce, p);
                 parity += 1;
                 parity_bytes += p.len();
             }
+            frame(crypt, nonce, datagram);
+            if let Some(c) = crypt {
+                c.encrypt_many(std::iter::once(&mut *datagram).chain(enc.parity_packets_mut()));
+            }
+            stats.out_pkts += 1 + parity;
+            stats.out_bytes += (datagram.len() + parity_bytes) as u64;
+            return;
         }
-        stats.fec_parity_skipped = enc.skipped_groups();
     }
     seal(crypt, nonce, datagram);
-    stats.out_pkts += 1 + parity;
-    stats.out_bytes += (datagram.len() + parity_bytes) as u64;
+    stats.out_pkts += 1;
+    stats.out_bytes += datagram.len() as u64;
 }
 
-/// Nonce, CRC32 of bytes 20.., then encryption of the whole datagram (nothing without a cipher).
-fn seal(crypt: Option<&BlockCrypt>, nonce: &mut NonceSource, datagram: &mut [u8]) {
-    let Some(c) = crypt else { return };
+/// Nonce and CRC32 of bytes 20.. (nothing without a cipher); encryption is left to the caller.
+fn frame(crypt: Option<&BlockCrypt>, nonce: &mut NonceSource, datagram: &mut [u8]) {
+    if crypt.is_none() {
+        return;
+    }
     let mut n = [0u8; NONCE_LEN];
     nonce.fill(&mut n);
     datagram[..NONCE_LEN].copy_from_slice(&n);
     let crc = crc32fast::hash(&datagram[CRYPT_HEADER_LEN..]);
     datagram[NONCE_LEN..CRYPT_HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
-    c.encrypt(datagram);
+}
+
+/// [`frame`], then encryption of the whole datagram.
+fn seal(crypt: Option<&BlockCrypt>, nonce: &mut NonceSource, datagram: &mut [u8]) {
+    frame(crypt, nonce, datagram);
+    if let Some(c) = crypt {
+        c.encrypt(datagram);
+    }
 }
 
 const _: () = assert!(FEC_HEADER_LEN + 2 == FEC_DATA_HEADER_LEN);

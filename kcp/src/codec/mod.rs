@@ -18,6 +18,7 @@
 //! - Counters: [`Codec::stats`], named after kcp-go's SNMP counters.
 
 mod autotune;
+mod cfb;
 mod crypt;
 mod envelope;
 mod fec;

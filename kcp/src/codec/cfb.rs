@@ -21,7 +21,7 @@ use cipher::{
 use super::crypt::FIXED_IV;
 
 /// Most chains advanced together by [`encrypt_many`]; more are taken in as lanes finish.
-pub const LANES: usize = 32;
+pub const LANES: usize = 16;
 
 fn fixed_iv<BS: ArraySize>() -> Array<u8, BS> {
     let mut iv = Array::<u8, BS>::default();

@@ -6,6 +6,12 @@
 //! loss pattern), `envelope/encode` and `envelope/decode` (aes + FEC 10/3, 1350-byte datagrams; decode loses
 //! one data datagram per group so every group is rebuilt).
 //!
+//! Batch rows (the caller seals a whole flush at once, so CFB chains of different datagrams interleave):
+//! `crypt-batch/aes-<N>` (encrypt N 1350-byte datagrams with `encrypt_many`, then decrypt each; counts both
+//! passes like `crypt/aes`), `envelope/encode-batch<N>` (aes + FEC 10/3, `Codec::encode_batch` of N
+//! datagrams, parity included) and `envelope/encode-nofec` / `envelope/encode-nofec-batch<N>` (aes, FEC off).
+//! Envelope rows count 1350 bytes per data datagram, as the Go envelope benchmarks do.
+//!
 //! Times are CPU time of the benchmark thread ([`benches::CpuTime`]): the machine is shared and
 //! oversubscribed, and wall time would mostly measure the scheduler.
 
@@ -135,9 +141,58 @@ fn envelope(c: &mut Criterion<CpuTime>) {
     g.finish();
 }
 
+fn crypt_batch(c: &mut Criterion<CpuTime>) {
+    let key = derive_key("it's a secrect");
+    let mut g = c.benchmark_group("crypt-batch");
+    let bc = BlockCrypt::new(CryptKind::Aes256, &key).expect("cipher");
+    for n in [10usize, 32] {
+        let mut bufs: Vec<Vec<u8>> = (0..n).map(|i| payload(DATAGRAM, i as u32)).collect();
+        g.throughput(Throughput::Bytes((2 * n * DATAGRAM) as u64));
+        g.bench_function(format!("aes-{n}"), |b| {
+            b.iter(|| {
+                bc.encrypt_many(black_box(&mut bufs).iter_mut().map(Vec::as_mut_slice));
+                for buf in &mut bufs {
+                    bc.decrypt(black_box(buf));
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
+fn envelope_batch(c: &mut Criterion<CpuTime>) {
+    let mut g = c.benchmark_group("envelope");
+    for (fec, name) in [((10, 3), "encode-batch"), ((0, 0), "encode-nofec-batch")] {
+        let cfg = CodecConfig::kcptun("aes", "it's a secrect", fec.0, fec.1);
+        for n in [10usize, 32] {
+            let mut tx = Codec::new(&cfg).unwrap();
+            let mut flush: Vec<Vec<u8>> = (0..n).map(|i| payload(DATAGRAM, i as u32)).collect();
+            g.throughput(Throughput::Bytes((n * DATAGRAM) as u64));
+            g.bench_function(format!("{name}{n}"), |b| {
+                b.iter(|| {
+                    let mut sent = 0;
+                    tx.encode_batch(black_box(&mut flush), 0, |s| {
+                        sent += black_box(s.bytes).len()
+                    })
+                    .unwrap();
+                    sent
+                })
+            });
+        }
+    }
+    let cfg = CodecConfig::kcptun("aes", "it's a secrect", 0, 0);
+    let mut tx = Codec::new(&cfg).unwrap();
+    let mut buf = payload(DATAGRAM, 5);
+    g.throughput(Throughput::Bytes(DATAGRAM as u64));
+    g.bench_function("encode-nofec", |b| {
+        b.iter(|| tx.encode(black_box(&mut buf), 0).unwrap().count())
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().with_measurement(benches::CpuTime);
-    targets = crypt, fec, envelope
+    targets = crypt, fec, envelope, crypt_batch, envelope_batch
 }
 criterion_main!(benches);

@@ -67,6 +67,19 @@ func BenchmarkEnvelopeEncode(b *testing.B) {
 	}
 }
 
+// BenchmarkEnvelopeEncodeNoFEC: UDPSession.output with aes and FEC off (nonce, CRC32, encrypt).
+func BenchmarkEnvelopeEncodeNoFEC(b *testing.B) {
+	s := newEnvSender()
+	buf := make([]byte, envDatagram)
+	rand.Read(buf)
+	b.SetBytes(envDatagram)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s.seal(buf)
+	}
+}
+
 // envStream encodes groups*10 datagrams and drops data position 0 of each group.
 func envStream(groups int) [][]byte {
 	s := newEnvSender()
@@ -177,3 +190,6 @@ func BenchmarkCPU_FECEncode(b *testing.B)      { cpuBench(b, 1500, BenchmarkFECE
 func BenchmarkCPU_FECDecode(b *testing.B)      { cpuBench(b, 1500, BenchmarkFECDecode) }
 func BenchmarkCPU_EnvelopeEncode(b *testing.B) { cpuBench(b, envDatagram, BenchmarkEnvelopeEncode) }
 func BenchmarkCPU_EnvelopeDecode(b *testing.B) { cpuBench(b, envDatagram, BenchmarkEnvelopeDecode) }
+func BenchmarkCPU_EnvelopeEncodeNoFEC(b *testing.B) {
+	cpuBench(b, envDatagram, BenchmarkEnvelopeEncodeNoFEC)
+}

@@ -50,5 +50,38 @@ fn steady_state_encode_and_decode_allocate_nothing() {
             "{crypt}: reallocations in steady state"
         );
         assert_eq!(delivered, 5200, "{crypt}");
+
+        // The batch path: flushes of 32 datagrams, parity copied out by the sink, everything decoded.
+        let mut flush: Vec<Vec<u8>> = vec![vec![0u8; 1350]; 32];
+        let mut out: Vec<Vec<u8>> = vec![vec![0u8; 1500]; 48];
+        let mut out_len = vec![0usize; 48];
+        let mut delivered = 0usize;
+        let mut batch = |rounds: u32, tx: &mut Codec, rx: &mut Codec| {
+            for r in 0..rounds {
+                for (k, dg) in flush.iter_mut().enumerate() {
+                    let len = 100 + ((r as usize * 32 + k) * 37) % (1350 - 100);
+                    dg.resize(len, 0);
+                    dg[h..h + 4].copy_from_slice(&(r * 32 + k as u32).to_le_bytes());
+                    dg[h + 4] = 81;
+                }
+                let mut n = 0;
+                tx.encode_batch(&mut flush, r, |s| {
+                    out[n][..s.bytes.len()].copy_from_slice(s.bytes);
+                    out_len[n] = s.bytes.len();
+                    n += 1;
+                })
+                .unwrap();
+                for (o, &len) in out.iter_mut().zip(&out_len).take(n) {
+                    delivered += rx.decode(&mut o[..len], r).count();
+                }
+            }
+        };
+        batch(20, &mut tx, &mut rx);
+        let region = Region::new(GLOBAL);
+        batch(300, &mut tx, &mut rx);
+        let change = region.change();
+        assert_eq!(change.allocations, 0, "{crypt}: batch allocations");
+        assert_eq!(change.reallocations, 0, "{crypt}: batch reallocations");
+        assert_eq!(delivered, 320 * 32, "{crypt}: batch");
     }
 }

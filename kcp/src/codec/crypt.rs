@@ -178,8 +178,16 @@ fn cfb_encrypt<C: BlockCipherEncrypt>(cipher: &C, buf: &mut [u8]) {
     cfb_mode::Encryptor::<&C>::inner_iv_init(cipher, &fixed_iv::<C::BlockSize>()).encrypt(buf);
 }
 
+/// CFB decryption through the backend's parallel path, in place (see [`super::cfb`]).
 fn cfb_decrypt<C: BlockCipherEncrypt>(cipher: &C, buf: &mut [u8]) {
-    cfb_mode::Decryptor::<&C>::inner_iv_init(cipher, &fixed_iv::<C::BlockSize>()).decrypt(buf);
+    super::cfb::decrypt(cipher, buf);
+}
+
+fn cfb_encrypt_many<'a, C: BlockCipherEncrypt>(
+    cipher: &C,
+    bufs: impl Iterator<Item = &'a mut [u8]>,
+) {
+    super::cfb::encrypt_many(cipher, bufs);
 }
 
 fn salsa20_apply(key: &[u8; 32], buf: &mut [u8]) {
@@ -257,6 +265,33 @@ impl BlockCrypt {
             Engine::Xtea(c) => cfb_encrypt(c, buf),
             Engine::Xor(p) => xor_apply(p, buf),
             Engine::Sm4(c) => cfb_encrypt(c, buf),
+        }
+    }
+
+    /// Encrypts several datagrams in place, each exactly as [`BlockCrypt::encrypt`] would (each is its own CFB
+    /// chain from the fixed IV), but with the chains interleaved: CFB encryption of one datagram is a serial
+    /// chain bound by cipher latency, while blocks of different datagrams go through the AES units together.
+    /// Allocation-free; datagrams may differ in length (empty ones are left alone).
+    ///
+    /// ```
+    /// use kcp::codec::{BlockCrypt, CryptKind, derive_key};
+    /// let c = BlockCrypt::new(CryptKind::Aes256, &derive_key("pw")).unwrap();
+    /// let (mut a, mut b) = (vec![1u8; 1350], vec![2u8; 700]);
+    /// let (mut a1, mut b1) = (a.clone(), b.clone());
+    /// c.encrypt_many([&mut a[..], &mut b[..]].into_iter());
+    /// c.encrypt(&mut a1);
+    /// c.encrypt(&mut b1);
+    /// assert_eq!((a, b), (a1, b1));
+    /// ```
+    pub fn encrypt_many<'a>(&self, bufs: impl Iterator<Item = &'a mut [u8]>) {
+        match &self.engine {
+            Engine::None => {}
+            Engine::Aes128(c) => cfb_encrypt_many(c, bufs),
+            Engine::Aes192(c) => cfb_encrypt_many(c, bufs),
+            Engine::Aes256(c) => cfb_encrypt_many(c, bufs),
+            Engine::Sm4(c) => cfb_encrypt_many(c, bufs),
+            // Ciphers without a parallel backend gain nothing from interleaving.
+            _ => bufs.for_each(|b| self.encrypt(b)),
         }
     }
 

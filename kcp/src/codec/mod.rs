@@ -18,6 +18,7 @@
 //! - Counters: [`Codec::stats`], named after kcp-go's SNMP counters.
 
 mod autotune;
+mod cfb;
 mod crypt;
 mod envelope;
 mod fec;
@@ -30,7 +31,7 @@ mod twofish;
 pub use crypt::{BlockCrypt, CryptKind, FIXED_IV};
 pub use envelope::{
     CRYPT_HEADER_LEN, Codec, CodecConfig, CodecError, CodecStats, Decoded, DropReason, EncodeError,
-    KCP_OVERHEAD, KcpPacket, NONCE_LEN, Parity, peek_conv_sn,
+    KCP_OVERHEAD, KcpPacket, NONCE_LEN, Parity, Sealed, peek_conv_sn,
 };
 pub use fec::{
     DecodeEvents, FEC_DATA_HEADER_LEN, FEC_HEADER_LEN, FecDecoder, FecEncoder, FecError, FecLimits,

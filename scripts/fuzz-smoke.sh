@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Short fuzz runs of every target (CI smoke test). Longer by hand: FUZZ_SECONDS=600 bash scripts/fuzz-smoke.sh
+# cargo-fuzz needs nightly-only flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${FUZZ_SECONDS:-10}
+export RUSTC_BOOTSTRAP=1
+run() {
+  local dir=$1 target=$2
+  echo "-- fuzz $dir $target (${secs}s)"
+  (cd "$dir" && cargo fuzz run "$target" -- -max_total_time="$secs" -print_final_stats=0 2>&1 | tail -n 3)
+  test "${PIPESTATUS[0]:-0}" = 0
+}
+run kcp/fuzz input
+run kcp/fuzz decode
+run smux/fuzz frames

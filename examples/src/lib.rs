@@ -42,24 +42,3 @@ pub fn link_config(
     cfg.validate()?;
     Ok(cfg)
 }
-
-/// [`stack::connect`], tried up to three times when the server does not answer in time.
-///
-/// Works around a stack issue seen through the emulator: when the first datagrams of a new client session
-/// are lost, the session is not retransmitted into life, so the connect probe times out. A fresh session
-/// (new conv, new socket) usually gets through.
-pub async fn connect(
-    addr: std::net::SocketAddr,
-    cfg: &stack::Config,
-) -> Result<stack::Client, stack::Error> {
-    let mut attempt = 1;
-    loop {
-        match stack::connect(addr, cfg).await {
-            Err(stack::Error::ConnectTimedOut { .. }) if attempt < 3 => {
-                tracing::debug!(%addr, attempt, "connect timed out, trying a fresh session");
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
-}

@@ -82,11 +82,10 @@ async fn stack_connect_survives_a_lost_first_datagram() {
     c.expect("connect retransmits its probe");
 }
 
-/// The small matrix's failing cell: 10 % loss, seed 8 (the first datagram is lost), the matrix's settings. On
-/// stack b3dc338 (net b0dfbc3, "writers flush and send inline") the connect probe is sent once and never
-/// retransmitted in 5 s in most runs; on stack 1821335 it always connects. Ignored until net/stack fix it.
+/// Regression: 10 % loss, seed 8 (the first datagram is lost), the matrix's settings. With net b0dfbc3 ("writers
+/// flush and send inline") the connect probe was sent once and not retransmitted before the idle timer: an
+/// inline write did not re-arm the retransmission timer when another timer was armed (fixed in net 52abc1c).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails on stack b3dc338: the lost connect probe is never retransmitted"]
 async fn stack_connect_through_ten_percent_loss_seed_8() {
     let lo: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
     let cfg = stack::Config {

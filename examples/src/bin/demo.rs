@@ -99,7 +99,7 @@ async fn kcp_cell(impair: &ImpairArgs, p: &WorkloadParams, seed: u64) -> anyhow:
     )
     .await?;
     let outcome = async {
-        let client = kcp_examples::connect(relay.addr(), &cfg).await?;
+        let client = stack::connect(relay.addr(), &cfg).await?;
         let stream = client.open_stream().await?;
         let o = run_workload(stream, p, seed).await;
         client.close().await;

@@ -20,7 +20,7 @@ pub async fn join(server: &str, name: &str, config: stack::Config) -> anyhow::Re
         bail!("--name must be 1 to 32 characters without spaces");
     }
     let addr = crate::addr::resolve(server)?;
-    let client = crate::connect(addr, &config)
+    let client = stack::connect(addr, &config)
         .await
         .map_err(|e| anyhow!("cannot reach the chat server at {addr}: {e}"))?;
     let stream = client.open_stream().await.context("cannot open a stream")?;

@@ -117,7 +117,7 @@ pub async fn send(
     config: &stack::Config,
 ) -> anyhow::Result<Summary> {
     let addr = crate::addr::resolve(to)?;
-    let client = crate::connect(addr, config)
+    let client = stack::connect(addr, config)
         .await
         .map_err(|e| anyhow!("cannot reach the receiver at {addr}: {e}"))?;
     let total: u64 = items.iter().map(|i| i.size).sum();

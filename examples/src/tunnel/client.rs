@@ -47,7 +47,7 @@ async fn get_client(
         return Ok(c.clone());
     }
     let remote = crate::addr::resolve(&s.remoteaddr)?;
-    let c = crate::connect(remote, &s.config)
+    let c = stack::connect(remote, &s.config)
         .await
         .with_context(|| format!("cannot reach the server at {remote}"))?;
     tracing::info!("connected to {remote} ({} session(s))", s.config.conn);

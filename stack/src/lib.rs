@@ -39,3 +39,8 @@ pub use config::{Config, Mode};
 pub use error::Error;
 pub use listener::KcpSmuxListener;
 pub use stream::Stream;
+
+/// The README's code blocks, compiled and run as doctests so the front page never shows broken code.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

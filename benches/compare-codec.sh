@@ -63,7 +63,7 @@ for r in $(seq 1 "$ROUNDS"); do
   done
 done
 
-python3 - "$tmp/go.txt" "$tmp/rust.txt" <<'PY'
+python3 - "$tmp/go.txt" "$tmp/rust.txt" "$ROUNDS" <<'PY'
 import re, statistics, sys
 go, rust = {}, {}
 for line in open(sys.argv[1]):
@@ -94,7 +94,7 @@ rows = [
     ('env. encode aes, no FEC (batch 10)', 'EnvelopeEncodeNoFEC', 'envelope/encode-nofec-batch10', 1350 * 10),
     ('env. encode aes, no FEC (batch 32)', 'EnvelopeEncodeNoFEC', 'envelope/encode-nofec-batch32', 1350 * 32),
 ]
-print(f"{'benchmark':36} {'kcp-go MB/s':>12} {'ours MB/s':>12} {'ratio':>7}   (medians of {len(next(iter(go.values()), []))} rounds)")
+print(f"{'benchmark':36} {'kcp-go MB/s':>12} {'ours MB/s':>12} {'ratio':>7}   (medians of {sys.argv[3]} rounds)")
 for label, g, r, nbytes in rows:
     if g not in go or r not in rust:
         print(f"{label:36} {'missing':>12}")

@@ -240,7 +240,7 @@ pub struct Sealed<'a> {
 ///
 /// Sending: the KCP layer writes each datagram after [`Codec::header_len`] free bytes and calls
 /// [`Codec::encode`], which fills the headers and encrypts in place; send that buffer, then every datagram of
-/// the returned [`Parity`]. Receiving: [`Codec::decode`] decrypts and checks in place and yields the KCP
+/// the returned [`Parity`]; or seal a whole flush with [`Codec::encode_batch`] (faster). Receiving: [`Codec::decode`] decrypts and checks in place and yields the KCP
 /// datagrams to input. Buffers are reused, so steady state allocates nothing per packet.
 ///
 /// ```

@@ -8,7 +8,9 @@
 //! - Sending: KCP lays out each datagram after [`Codec::header_len`] free bytes (so its MTU is
 //!   [`Codec::kcp_mtu`]); [`Codec::encode`] fills nonce, CRC and FEC header and encrypts in place; send that
 //!   buffer, then each datagram of the returned [`Parity`] (they borrow the codec's own buffers: copy or send
-//!   them before the next `encode`).
+//!   them before the next `encode`). A sender that flushes several datagrams at once calls
+//!   [`Codec::encode_batch`] instead: the same bytes on the wire, handed to a sink in wire order, with the
+//!   CFB chains of different datagrams encrypted interleaved (about 2-3x the AES throughput of `encode`).
 //! - Receiving: [`Codec::decode`] decrypts and checks in place and yields [`KcpPacket`]s: the received one
 //!   (`recovered: false`, kcp-go `regular`) and any rebuilt by FEC (`recovered: true`). A listener that must
 //!   find the session first calls [`Codec::open`] (crypto only), reads [`peek_conv_sn`], then hands the

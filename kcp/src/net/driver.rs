@@ -24,6 +24,10 @@ use super::udp::{TxQueue, Udp};
 
 /// KCP header size; shorter post-crypto datagrams are dropped.
 const KCP_OVERHEAD: usize = 24;
+/// A session quiet (nothing queued, in flight or unread) this long gives back its window-sized buffers.
+/// Waiting keeps request/response traffic, which is briefly quiet after every exchange, from freeing and
+/// reallocating them each time.
+const TRIM_AFTER_MS: u64 = 1_000;
 
 /// Client or listener specifics.
 pub(crate) enum Role {
@@ -264,6 +268,7 @@ impl Inner {
         Snmp::add(&snmp.in_pkts, 1);
         Snmp::add(&snmp.in_bytes, plain.len() as u64);
         st.last_recv = now;
+        st.trimmed = false;
         st.stats.datagrams_received += 1;
         let now32 = now as u32;
         let Live { core, envelope, .. } = live;
@@ -386,6 +391,27 @@ impl Inner {
             self.finish(key, reason);
             return;
         }
+        // Trimming: once nothing has been queued, in flight or received for TRIM_AFTER_MS, free the empty
+        // buffers.
+        // While unread data remains (the reader drains it without the driver) look again later.
+        let mut trim_at = None;
+        if core.wait_snd() > 0 {
+            st.quiet_since = None;
+            st.trimmed = false;
+        } else if !st.trimmed {
+            // Received datagrams count as activity too (a pure receiver never has anything in flight).
+            let since = (*st.quiet_since.get_or_insert(now)).max(st.last_recv);
+            let at = since.saturating_add(TRIM_AFTER_MS);
+            if now >= at {
+                core.release_idle();
+                st.trimmed = core.is_quiescent();
+                if !st.trimmed {
+                    trim_at = Some(now.saturating_add(TRIM_AFTER_MS));
+                }
+            } else {
+                trim_at = Some(at);
+            }
+        }
         let next = core.next_wake(now32);
         st.wake_ready();
         let mut deadline = match next {
@@ -393,6 +419,9 @@ impl Inner {
             None => u64::MAX,
         };
         if let Some(t) = idle_at {
+            deadline = deadline.min(t);
+        }
+        if let Some(t) = trim_at {
             deadline = deadline.min(t);
         }
         if st.released {

@@ -130,6 +130,10 @@ pub(crate) struct State {
     pub(crate) deadline: u64,
     /// Received input in the current receive batch (the driver flushes it once at the batch end).
     pub(crate) in_batch: bool,
+    /// Since when (endpoint ms) every service found the core quiescent; `None` while it is busy.
+    pub(crate) quiet_since: Option<u64>,
+    /// The core's buffers were released during the current quiet spell.
+    pub(crate) trimmed: bool,
     pub(crate) stats: SessionStats,
 }
 
@@ -172,6 +176,8 @@ impl Session {
                 last_recv: now,
                 deadline: u64::MAX,
                 in_batch: false,
+                quiet_since: None,
+                trimmed: false,
                 stats,
             }),
         })

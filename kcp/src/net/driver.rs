@@ -115,6 +115,9 @@ impl Driver {
         let sleep = tokio::time::sleep_until(far);
         tokio::pin!(sleep);
         loop {
+            if self.udp.refused() {
+                self.inner.refuse();
+            }
             if self.inner.sessions.is_empty() && self.inner.done() {
                 break;
             }
@@ -125,15 +128,23 @@ impl Driver {
             sleep.as_mut().reset(wake.into());
             tokio::select! {
                 biased;
-                r = self.udp.io.readable() => {
-                    if let Err(e) = r {
-                        tracing::warn!(error = %e, "kcp socket failed");
-                        break;
+                r = self.udp.ready() => {
+                    match r {
+                        Err(e) => {
+                            tracing::warn!(error = %e, "kcp socket failed");
+                            break;
+                        }
+                        Ok(true) => self.udp.take_error(),
+                        Ok(false) => {}
                     }
                     self.receive();
                 }
                 _ = shared.notify.notified() => {}
                 _ = &mut sleep => {}
+            }
+            if self.udp.refused() {
+                self.inner.refuse();
+                continue;
             }
             let now = shared.now_ms();
             self.inner.on_dirty(now);
@@ -162,10 +173,14 @@ impl Driver {
     fn receive(&mut self) {
         let now = self.inner.shared.now_ms();
         let inner = &mut self.inner;
-        // WouldBlock just means another wake-up raced us; ICMP errors and the like do not end the socket.
-        let _ = self
+        // WouldBlock just means another wake-up raced us; ICMP errors do not end the socket (a refusal
+        // ends the client session, see `Udp::note_error`).
+        if let Err(e) = self
             .udp
-            .recv_batch(|src, buf| inner.on_datagram(src, buf, now));
+            .recv_batch(|src, buf| inner.on_datagram(src, buf, now))
+        {
+            self.udp.note_error(&e);
+        }
         let touched = std::mem::take(&mut inner.touched);
         for &key in &touched {
             if let Some(s) = inner.sessions.get(key) {
@@ -487,6 +502,14 @@ impl Inner {
         let snmp = snmp();
         Snmp::add(&snmp.out_pkts, self.tx.len() as u64);
         Snmp::add(&snmp.out_bytes, self.tx.bytes() as u64);
+    }
+
+    /// The client's peer refused (ICMP port unreachable): end its session.
+    fn refuse(&mut self) {
+        let keys: Vec<usize> = self.sessions.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            self.finish(key, EndReason::Refused);
+        }
     }
 
     /// The socket is gone: end every session.

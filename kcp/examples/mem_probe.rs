@@ -36,6 +36,21 @@ fn main() {
         k.flush(2, |_| {});
     }
     let r2 = rss();
+    // Sessions that finished an exchange (data read, ACK sent) and then released their idle buffers. Each is
+    // released before the next is used, so freed memory is reused and RSS shows what an idle session keeps.
+    let mut w: Vec<Kcp> = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let mut k = Kcp::new(i, &cfg).unwrap();
+        let mut d = dg[0].clone();
+        d[0..4].copy_from_slice(&i.to_le_bytes());
+        k.input(1, &d, true).unwrap();
+        while k.recv_bytes().is_some() {}
+        k.flush(2, |_| {});
+        k.release_idle();
+        w.push(k);
+    }
+    let r2b = rss();
+    let heap: usize = w.iter().map(|k| k.heap_bytes()).sum::<usize>() / n as usize;
     let codecs: Vec<kcp::codec::Codec> = (0..n)
         .map(|_| {
             kcp::codec::Codec::new(&kcp::codec::CodecConfig::new(
@@ -54,10 +69,14 @@ fn main() {
         .collect();
     let r3 = rss();
     println!(
-        "new {} KiB/kcp, after input {} KiB/kcp, codec {} KiB",
+        "new {} KiB/kcp, after input {} KiB/kcp, idle after exchange + release_idle {} KiB/kcp \
+         (heap_bytes {heap} B + struct {} B), codec {} KiB",
         (r1 - r0) / n as u64,
         (r2 - r1) / n as u64,
-        (r3 - r2) / n as u64
+        (r2b - r2) / n as u64,
+        std::mem::size_of::<Kcp>(),
+        (r3 - r2b) / n as u64
     );
     drop(codecs);
+    drop(w);
 }

@@ -295,3 +295,36 @@ async fn first_datagram_lost_is_retransmitted_promptly() {
         .unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// A client connecting to a loopback port nobody listens on learns of the refusal (ICMP port unreachable)
+/// instead of waiting for the idle timeout: its reader and writer end with `ConnectionRefused`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_port_ends_client_with_connection_refused() {
+    let closed = {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap()
+    };
+    let cfg = Config {
+        // Long enough that only the refusal can end the session within the test's bound.
+        idle_timeout: Some(Duration::from_secs(60)),
+        ..small()
+    };
+    let mut client = KcpStream::connect(closed, cfg).await.unwrap();
+    let start = Instant::now();
+    let outcome = tokio::time::timeout(Duration::from_secs(5), async {
+        // The first write normally succeeds (queued and sent); the refusal arrives after it.
+        let _ = client.write_all(b"hello").await;
+        let mut buf = [0u8; 16];
+        client.read(&mut buf).await
+    })
+    .await
+    .expect("refusal not reported within 5 s");
+    let err = outcome.expect_err("read from a refused session returned data");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    let err = client
+        .write_all(b"again")
+        .await
+        .expect_err("write after refusal");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    eprintln!("refused after {:?}", start.elapsed());
+}

@@ -436,3 +436,56 @@ fn mtu_and_window_change_at_runtime() {
     assert_eq!(got.len(), 2100);
     assert!(got[..100].iter().all(|&x| x == 1) && got[100..].iter().all(|&x| x == 2));
 }
+
+#[test]
+fn idle_footprint_shrinks_after_a_transfer() {
+    let c = KcpConfig {
+        rcv_wnd: 512,
+        ..cfg(true)
+    };
+    let mut a = Kcp::new(3, &c).unwrap();
+    let mut b = Kcp::new(3, &c).unwrap();
+    let fresh = b.heap_bytes();
+    // Window-sized structures are not allocated up front: a fresh core holds little more than its MTU buffer.
+    assert!(fresh < 4 * 1024, "fresh core holds {fresh} bytes");
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
+    a.send(&data).unwrap();
+    let mut got = Vec::new();
+    let mut now = 0;
+    // Reorder each batch (last datagram first) so the receive ring is used, not just the in-order path.
+    while got.len() < data.len() || a.wait_snd() > 0 {
+        let mut d = flush(&mut a, now);
+        d.reverse();
+        deliver(&mut b, now + 1, &d);
+        let acks = flush(&mut b, now + 1);
+        deliver(&mut a, now + 2, &acks);
+        got.extend(read_all(&mut b));
+        now += 10;
+        assert!(now < 100_000, "transfer stalled");
+    }
+    assert_eq!(got, data);
+    // The ACKs of the last batch are already out; flush once more so nothing is pending anywhere.
+    flush(&mut b, now);
+    assert!(a.is_quiescent() && b.is_quiescent());
+    let busy_a = a.heap_bytes();
+    let busy_b = b.heap_bytes();
+    assert!(busy_b > 20 * 1024, "receiver used only {busy_b} bytes");
+    a.release_idle();
+    b.release_idle();
+    for (name, k, busy) in [("sender", &a, busy_a), ("receiver", &b, busy_b)] {
+        let idle = k.heap_bytes();
+        assert!(
+            idle < 2 * 1024,
+            "{name} idle holds {idle} bytes (was {busy})"
+        );
+    }
+    // Still a working conversation after the release, in both directions.
+    b.send(b"pong").unwrap();
+    a.send(b"ping").unwrap();
+    let d = flush(&mut a, now);
+    deliver(&mut b, now + 1, &d);
+    let d = flush(&mut b, now + 1);
+    deliver(&mut a, now + 2, &d);
+    assert_eq!(read_all(&mut b), b"ping");
+    assert_eq!(read_all(&mut a), b"pong");
+}

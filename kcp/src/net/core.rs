@@ -54,6 +54,16 @@ impl Core {
         !self.leftover.is_empty() || self.kcp.peek_size().is_some()
     }
 
+    /// Nothing queued, in flight, unread or unacknowledged.
+    pub(crate) fn is_quiescent(&self) -> bool {
+        self.leftover.is_empty() && self.kcp.is_quiescent()
+    }
+
+    /// Frees the core's empty window-sized buffers (allocated again on first use).
+    pub(crate) fn release_idle(&mut self) {
+        self.kcp.release_idle();
+    }
+
     pub(crate) fn is_dead(&self) -> bool {
         self.kcp.is_dead()
     }

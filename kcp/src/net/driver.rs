@@ -24,6 +24,10 @@ use super::udp::{TxQueue, Udp};
 
 /// KCP header size; shorter post-crypto datagrams are dropped.
 const KCP_OVERHEAD: usize = 24;
+/// A session quiet (nothing queued, in flight or unread) this long gives back its window-sized buffers.
+/// Waiting keeps request/response traffic, which is briefly quiet after every exchange, from freeing and
+/// reallocating them each time.
+const TRIM_AFTER_MS: u64 = 1_000;
 
 /// Client or listener specifics.
 pub(crate) enum Role {
@@ -111,6 +115,9 @@ impl Driver {
         let sleep = tokio::time::sleep_until(far);
         tokio::pin!(sleep);
         loop {
+            if self.udp.refused() {
+                self.inner.refuse();
+            }
             if self.inner.sessions.is_empty() && self.inner.done() {
                 break;
             }
@@ -121,15 +128,23 @@ impl Driver {
             sleep.as_mut().reset(wake.into());
             tokio::select! {
                 biased;
-                r = self.udp.io.readable() => {
-                    if let Err(e) = r {
-                        tracing::warn!(error = %e, "kcp socket failed");
-                        break;
+                r = self.udp.ready() => {
+                    match r {
+                        Err(e) => {
+                            tracing::warn!(error = %e, "kcp socket failed");
+                            break;
+                        }
+                        Ok(true) => self.udp.take_error(),
+                        Ok(false) => {}
                     }
                     self.receive();
                 }
                 _ = shared.notify.notified() => {}
                 _ = &mut sleep => {}
+            }
+            if self.udp.refused() {
+                self.inner.refuse();
+                continue;
             }
             let now = shared.now_ms();
             self.inner.on_dirty(now);
@@ -158,10 +173,14 @@ impl Driver {
     fn receive(&mut self) {
         let now = self.inner.shared.now_ms();
         let inner = &mut self.inner;
-        // WouldBlock just means another wake-up raced us; ICMP errors and the like do not end the socket.
-        let _ = self
+        // WouldBlock just means another wake-up raced us; ICMP errors do not end the socket (a refusal
+        // ends the client session, see `Udp::note_error`).
+        if let Err(e) = self
             .udp
-            .recv_batch(|src, buf| inner.on_datagram(src, buf, now));
+            .recv_batch(|src, buf| inner.on_datagram(src, buf, now))
+        {
+            self.udp.note_error(&e);
+        }
         let touched = std::mem::take(&mut inner.touched);
         for &key in &touched {
             if let Some(s) = inner.sessions.get(key) {
@@ -264,6 +283,7 @@ impl Inner {
         Snmp::add(&snmp.in_pkts, 1);
         Snmp::add(&snmp.in_bytes, plain.len() as u64);
         st.last_recv = now;
+        st.trimmed = false;
         st.stats.datagrams_received += 1;
         let now32 = now as u32;
         let Live { core, envelope, .. } = live;
@@ -386,6 +406,27 @@ impl Inner {
             self.finish(key, reason);
             return;
         }
+        // Trimming: once nothing has been queued, in flight or received for TRIM_AFTER_MS, free the empty
+        // buffers.
+        // While unread data remains (the reader drains it without the driver) look again later.
+        let mut trim_at = None;
+        if core.wait_snd() > 0 {
+            st.quiet_since = None;
+            st.trimmed = false;
+        } else if !st.trimmed {
+            // Received datagrams count as activity too (a pure receiver never has anything in flight).
+            let since = (*st.quiet_since.get_or_insert(now)).max(st.last_recv);
+            let at = since.saturating_add(TRIM_AFTER_MS);
+            if now >= at {
+                core.release_idle();
+                st.trimmed = core.is_quiescent();
+                if !st.trimmed {
+                    trim_at = Some(now.saturating_add(TRIM_AFTER_MS));
+                }
+            } else {
+                trim_at = Some(at);
+            }
+        }
         let next = core.next_wake(now32);
         st.wake_ready();
         let mut deadline = match next {
@@ -393,6 +434,9 @@ impl Inner {
             None => u64::MAX,
         };
         if let Some(t) = idle_at {
+            deadline = deadline.min(t);
+        }
+        if let Some(t) = trim_at {
             deadline = deadline.min(t);
         }
         if st.released {
@@ -458,6 +502,14 @@ impl Inner {
         let snmp = snmp();
         Snmp::add(&snmp.out_pkts, self.tx.len() as u64);
         Snmp::add(&snmp.out_bytes, self.tx.bytes() as u64);
+    }
+
+    /// The client's peer refused (ICMP port unreachable): end its session.
+    fn refuse(&mut self) {
+        let keys: Vec<usize> = self.sessions.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            self.finish(key, EndReason::Refused);
+        }
     }
 
     /// The socket is gone: end every session.

@@ -30,6 +30,8 @@ pub(crate) enum EndReason {
     Replaced,
     /// The socket failed or the endpoint went away.
     EndpointGone,
+    /// Client: the peer's host reported the port closed (ICMP port unreachable).
+    Refused,
 }
 
 impl EndReason {
@@ -50,6 +52,10 @@ impl EndReason {
             EndReason::EndpointGone => {
                 io::Error::new(io::ErrorKind::BrokenPipe, "kcp socket closed")
             }
+            EndReason::Refused => io::Error::new(
+                io::ErrorKind::ConnectionRefused,
+                "kcp peer refused: port unreachable",
+            ),
         }
     }
 }
@@ -130,6 +136,10 @@ pub(crate) struct State {
     pub(crate) deadline: u64,
     /// Received input in the current receive batch (the driver flushes it once at the batch end).
     pub(crate) in_batch: bool,
+    /// Since when (endpoint ms) every service found the core quiescent; `None` while it is busy.
+    pub(crate) quiet_since: Option<u64>,
+    /// The core's buffers were released during the current quiet spell.
+    pub(crate) trimmed: bool,
     pub(crate) stats: SessionStats,
 }
 
@@ -172,6 +182,8 @@ impl Session {
                 last_recv: now,
                 deadline: u64::MAX,
                 in_batch: false,
+                quiet_since: None,
+                trimmed: false,
                 stats,
             }),
         })
@@ -229,6 +241,10 @@ impl Session {
             super::stats::Snmp::add(&s.out_pkts, tx.len() as u64);
             super::stats::Snmp::add(&s.out_bytes, tx.bytes() as u64);
             let sent = ep.udp.try_send(&tx, 0);
+            if ep.udp.refused() {
+                // The driver ends the session.
+                self.poke();
+            }
             if sent < tx.len() {
                 ep.pending
                     .lock()

@@ -26,7 +26,8 @@ use super::udp::{SockOpts, Udp};
 /// message: [`shutdown`](tokio::io::AsyncWriteExt::shutdown) waits until everything written has been
 /// acknowledged; dropping the stream lets the driver finish delivering what was written, then frees the
 /// session. A session that hears nothing for [`Config::idle_timeout`], or whose link is dead, ends with
-/// [`io::ErrorKind::TimedOut`] for readers and writers.
+/// [`io::ErrorKind::TimedOut`] for readers and writers. A client session whose peer's port is closed (the
+/// host answers ICMP port unreachable) ends with [`io::ErrorKind::ConnectionRefused`].
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
@@ -64,7 +65,9 @@ impl KcpStream {
         }
         .parse()
         .map_err(|_| io::Error::other("unreachable: literal address"))?;
-        let udp = Arc::new(Udp::bind(local, sock_opts(&config))?);
+        let mut udp = Udp::bind(local, sock_opts(&config))?;
+        udp.connect(remote).await?;
+        let udp = Arc::new(udp);
         let shared = EndpointShared::new(udp.clone())?;
         let mut driver = Driver::new(udp, shared, Arc::new(config), Role::Client { remote })?;
         let sess = driver.open_client(remote, rand::random())?;

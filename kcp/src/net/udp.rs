@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use quinn_udp::{RecvMeta, Transmit, UdpSockRef, UdpSocketState};
 use tokio::io::Interest;
@@ -23,6 +24,10 @@ const MAX_GSO_BYTES: usize = 65_000;
 pub(crate) struct Udp {
     pub(crate) io: UdpSocket,
     state: UdpSocketState,
+    /// Connected to one peer (client): ICMP errors about that peer are reported on this socket.
+    connected: bool,
+    /// A connected socket reported `ECONNREFUSED` (ICMP port unreachable from the peer).
+    refused: AtomicBool,
 }
 
 /// Socket options applied at creation.
@@ -60,7 +65,58 @@ impl Udp {
         Ok(Self {
             io: UdpSocket::from_std(std)?,
             state,
+            connected: false,
+            refused: AtomicBool::new(false),
         })
+    }
+
+    /// Connects the socket to its only peer, so the kernel reports that peer's ICMP errors (a closed
+    /// port answers "port unreachable", seen as `ECONNREFUSED` on the next send or receive).
+    pub(crate) async fn connect(&mut self, remote: SocketAddr) -> io::Result<()> {
+        self.io.connect(remote).await?;
+        self.connected = true;
+        Ok(())
+    }
+
+    /// Notes an error a send or receive returned. `ECONNREFUSED` on a connected socket marks the peer
+    /// refused; on a shared (listener) socket it concerns one peer among many and is only counted.
+    pub(crate) fn note_error(&self, e: &io::Error) {
+        if e.kind() != io::ErrorKind::ConnectionRefused {
+            return;
+        }
+        if self.connected {
+            self.refused.store(true, Ordering::Release);
+        } else {
+            super::stats::snmp().in_errs.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the peer of a connected socket refused (ICMP port unreachable).
+    pub(crate) fn refused(&self) -> bool {
+        self.refused.load(Ordering::Acquire)
+    }
+
+    /// Client sockets also wait for error readiness (a pending ICMP error); returns whether it is set.
+    pub(crate) async fn ready(&self) -> io::Result<bool> {
+        if !self.connected {
+            self.io.readable().await?;
+            return Ok(false);
+        }
+        let r = self.io.ready(Interest::READABLE | Interest::ERROR).await?;
+        Ok(r.is_error())
+    }
+
+    /// Collects a pending socket error (`SO_ERROR`) and clears the error readiness, so the driver does
+    /// not wake for it again.
+    pub(crate) fn take_error(&self) {
+        match self.io.take_error() {
+            Ok(Some(e)) => self.note_error(&e),
+            Ok(None) => {}
+            Err(e) => self.note_error(&e),
+        }
+        let _ = self.io.try_io(Interest::ERROR, || {
+            Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
+        });
     }
 
     pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -150,8 +206,12 @@ impl Udp {
                     Ok(()) => break,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return i,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    // Loopback without a listener answers ICMP unreachable; other errors are transient too.
-                    Err(_) => break,
+                    // A closed port answers ICMP unreachable (refusal, see `note_error`); other errors
+                    // are transient: the datagram is dropped and KCP retransmits.
+                    Err(e) => {
+                        self.note_error(&e);
+                        break;
+                    }
                 }
             }
             i = j;

@@ -941,6 +941,53 @@ impl Kcp {
         &self.rtt
     }
 
+    /// Heap bytes this conversation holds in its own buffers and indexes (capacities, not lengths). Payload
+    /// chunks are counted by the capacity of the arenas that still reference them; chunks kept alive only by
+    /// queued segments are not counted.
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.snd_queue.capacity() * size_of::<(u8, Bytes)>()
+            + self.snd_arena.capacity()
+            + self.snd_buf.heap_bytes()
+            + self.rcv_buf.heap_bytes()
+            + self.rcv_queue.capacity() * size_of::<(u8, Bytes)>()
+            + self.rcv_arena.capacity()
+            + self.acklist.capacity() * size_of::<(u32, u32)>()
+            + self.out.capacity()
+    }
+
+    /// True when nothing is queued, in flight, buffered for the reader or waiting to be acknowledged: the
+    /// state in which [`release_idle`](Kcp::release_idle) can free everything window-sized.
+    pub fn is_quiescent(&self) -> bool {
+        self.wait_snd() == 0
+            && self.rcv_buf.len() == 0
+            && self.rcv_queue.is_empty()
+            && self.acklist.is_empty()
+    }
+
+    /// Gives back the memory of every empty buffer: the receive ring, the send ring and its indexes, the
+    /// queues, the ACK list and the payload arenas (a partly used arena chunk would otherwise stay alive).
+    /// They are allocated again on first use. Meant for a caller that finds the conversation quiet (see
+    /// [`is_quiescent`](Kcp::is_quiescent)), not for every packet: reallocating costs more than reusing.
+    pub fn release_idle(&mut self) {
+        self.rcv_buf.release();
+        self.snd_buf.release();
+        if self.snd_queue.is_empty() {
+            self.snd_queue = VecDeque::new();
+        }
+        if self.rcv_queue.is_empty() {
+            self.rcv_queue = VecDeque::new();
+        }
+        if self.acklist.is_empty() {
+            self.acklist = Vec::new();
+        }
+        if self.snd_arena.is_empty() {
+            self.snd_arena = BytesMut::new();
+        }
+        // Its filled part is always split off, so the rest is spare capacity only.
+        self.rcv_arena = BytesMut::new();
+    }
+
     /// Sequence numbers of segments in flight that are not yet acknowledged (for tests and diagnostics; O(n)).
     pub fn unacked(&self) -> impl Iterator<Item = u32> + '_ {
         self.snd_buf

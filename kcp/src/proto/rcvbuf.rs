@@ -1,10 +1,15 @@
 //! The receive buffer: out-of-order segments inside the receive window, a ring indexed by `sn - rcv_nxt`.
+//!
+//! The slots are allocated on the first insert and can be given back with [`RecvRing::release`] while the
+//! ring is empty, so an idle conversation does not hold a window-sized array.
 
 use bytes::Bytes;
 
 #[derive(Clone, Debug)]
 pub(crate) struct RecvRing {
+    /// Empty (unallocated) or exactly `size` slots.
     slots: Vec<Option<(u8, Bytes)>>,
+    size: usize,
     head: usize,
     count: usize,
 }
@@ -12,14 +17,15 @@ pub(crate) struct RecvRing {
 impl RecvRing {
     pub(crate) fn new(size: usize) -> RecvRing {
         RecvRing {
-            slots: vec![None; size.max(1)],
+            slots: Vec::new(),
+            size: size.max(1),
             head: 0,
             count: 0,
         }
     }
 
     fn pos(&self, idx: usize) -> usize {
-        (self.head + idx) % self.slots.len()
+        (self.head + idx) % self.size
     }
 
     /// Whether the slot `idx` places after `rcv_nxt` is filled. `idx` must be below the ring size.
@@ -29,8 +35,11 @@ impl RecvRing {
 
     /// Stores a segment `idx` places after `rcv_nxt`; returns false if out of range or already present.
     pub(crate) fn insert(&mut self, idx: usize, frg: u8, data: Bytes) -> bool {
-        if idx >= self.slots.len() {
+        if idx >= self.size {
             return false;
+        }
+        if self.slots.is_empty() {
+            self.slots = vec![None; self.size];
         }
         let p = self.pos(idx);
         if self.slots[p].is_some() {
@@ -43,15 +52,20 @@ impl RecvRing {
 
     /// Takes the segment at `rcv_nxt` if present and advances the ring by one.
     pub(crate) fn take_front(&mut self) -> Option<(u8, Bytes)> {
-        let seg = self.slots[self.head].take()?;
-        self.head = (self.head + 1) % self.slots.len();
+        let seg = self.slots.get_mut(self.head)?.take()?;
+        self.head = (self.head + 1) % self.size;
         self.count -= 1;
         Some(seg)
     }
 
     /// Enlarges the ring to at least `size` slots, keeping every segment at its distance from `rcv_nxt`.
     pub(crate) fn grow(&mut self, size: usize) {
-        if size <= self.slots.len() {
+        if size <= self.size {
+            return;
+        }
+        if self.slots.is_empty() {
+            self.size = size;
+            self.head = 0;
             return;
         }
         let mut slots = vec![None; size];
@@ -60,11 +74,25 @@ impl RecvRing {
             *slot = self.slots[p].take();
         }
         self.slots = slots;
+        self.size = size;
         self.head = 0;
     }
 
     pub(crate) fn len(&self) -> usize {
         self.count
+    }
+
+    /// Frees the slots if no segment is stored; they are allocated again by the next insert.
+    pub(crate) fn release(&mut self) {
+        if self.count == 0 {
+            self.slots = Vec::new();
+            self.head = 0;
+        }
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<Option<(u8, Bytes)>>()
     }
 }
 
@@ -92,5 +120,26 @@ mod tests {
             .collect();
         assert_eq!(got, b"abc");
         assert_eq!(r.len(), 1);
+    }
+
+    #[test]
+    fn slots_are_lazy_and_released_when_empty() {
+        let mut r = RecvRing::new(512);
+        assert_eq!(r.heap_bytes(), 0);
+        assert!(!r.has(3));
+        assert!(r.take_front().is_none());
+        assert!(r.insert(1, 0, Bytes::from_static(b"b")));
+        assert!(r.heap_bytes() > 0);
+        r.release(); // not empty: kept
+        assert!(r.has(1));
+        assert!(r.insert(0, 0, Bytes::from_static(b"a")));
+        assert_eq!(r.take_front().unwrap().1, &b"a"[..]);
+        assert_eq!(r.take_front().unwrap().1, &b"b"[..]);
+        r.release();
+        assert_eq!(r.heap_bytes(), 0);
+        // Positions stay relative to rcv_nxt after a release.
+        assert!(!r.insert(512, 0, Bytes::from_static(b"x")));
+        assert!(r.insert(511, 0, Bytes::from_static(b"z")));
+        assert!(r.has(511));
     }
 }

@@ -292,6 +292,27 @@ impl SendBuf {
         }
     }
 
+    /// With nothing in flight, frees the indexes and the segment ring: every timer and queue entry is
+    /// stale then, and every recorded ACK order is below any future transmission, so none can count.
+    pub(crate) fn release(&mut self) {
+        if !self.segs.is_empty() {
+            return;
+        }
+        self.segs = VecDeque::new();
+        self.tx_queue = VecDeque::new();
+        self.timers = BinaryHeap::new();
+        self.top_acked = Vec::new();
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.segs.capacity() * size_of::<SndSeg>()
+            + self.tx_queue.capacity() * size_of::<(u64, u32)>()
+            + self.timers.capacity() * size_of::<Reverse<(u64, u64, u32)>>()
+            + self.top_acked.capacity() * size_of::<u64>()
+    }
+
     pub(crate) fn iter_sn(&self) -> impl Iterator<Item = (u32, &SndSeg)> {
         self.segs
             .iter()

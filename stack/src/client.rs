@@ -1,5 +1,6 @@
 //! The client: `connect()` and [`Client::open_stream`] over `conn` KCP sessions, as kcptun's client.
 
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,7 +17,6 @@ use crate::error::Error;
 use crate::stream::{Stream, Usage};
 
 /// How often the connect probe looks at the KCP session's unacknowledged count.
-const PROBE_POLL: Duration = Duration::from_millis(2);
 /// How often a scavenger looks at an expired session.
 const SCAVENGE_PERIOD: Duration = Duration::from_secs(1);
 
@@ -176,15 +176,19 @@ impl ClientInner {
         let nop = [cfg.smuxver, 3, 0, 0, 0, 0, 0, 0];
         let session = if cfg.nocomp {
             if probe {
-                kcp.write_all(&nop).await?;
+                kcp.write_all(&nop)
+                    .await
+                    .map_err(|e| self.connect_error(e))?;
                 self.await_ack(&kcp).await?;
             }
             smux::Session::client(kcp, cfg.smux_config())
         } else {
             let mut comp = CompStream::new(kcp);
             if probe {
-                comp.write_all(&nop).await?;
-                comp.flush().await?;
+                comp.write_all(&nop)
+                    .await
+                    .map_err(|e| self.connect_error(e))?;
+                comp.flush().await.map_err(|e| self.connect_error(e))?;
                 self.await_ack(comp.get_ref()).await?;
             }
             smux::Session::client(comp, cfg.smux_config())
@@ -206,21 +210,22 @@ impl ClientInner {
 
     /// Waits until the peer's KCP has acknowledged everything sent (the probe), or the connect timeout.
     async fn await_ack(&self, kcp: &KcpStream) -> Result<(), Error> {
-        // kcp::net offers no "acknowledged" notification, so this polls the session's counters.
-        let deadline = tokio::time::Instant::now() + self.config.connect_timeout;
-        let mut tick = tokio::time::interval(PROBE_POLL);
-        loop {
-            tick.tick().await;
-            let st = kcp.stats();
-            if st.wait_snd == 0 && st.datagrams_received > 0 {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(Error::ConnectTimedOut {
-                    addr: self.remote,
-                    after: self.config.connect_timeout,
-                });
-            }
+        match tokio::time::timeout(self.config.connect_timeout, kcp.acked()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.connect_error(e)),
+            Err(_) => Err(Error::ConnectTimedOut {
+                addr: self.remote,
+                after: self.config.connect_timeout,
+            }),
+        }
+    }
+
+    /// The error a failed connect probe reports: refusal (ICMP port unreachable) is its own case.
+    fn connect_error(&self, e: io::Error) -> Error {
+        if e.kind() == io::ErrorKind::ConnectionRefused {
+            Error::ConnectRefused { addr: self.remote }
+        } else {
+            Error::Io(e)
         }
     }
 }

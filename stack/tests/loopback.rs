@@ -100,6 +100,26 @@ async fn many_streams_over_several_sessions() {
     .expect("time limit");
 }
 
+/// Nothing bound at the port: the kernel answers with ICMP port unreachable, and connect says so at once
+/// instead of waiting out its timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_refused_when_nothing_listens() {
+    let closed = {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap()
+    };
+    let cfg = Config {
+        connect_timeout: Duration::from_secs(20),
+        ..config(false, 1)
+    };
+    let started = std::time::Instant::now();
+    match connect(closed, &cfg).await {
+        Err(Error::ConnectRefused { addr }) => assert_eq!(addr, closed),
+        other => panic!("expected ConnectRefused, got {other:?}"),
+    }
+    assert!(started.elapsed() < cfg.connect_timeout);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_times_out_without_a_server() {
     // A bound UDP socket that never answers.
@@ -237,26 +257,4 @@ async fn closed_session_is_replaced_on_next_open() {
     })
     .await
     .expect("time limit");
-}
-
-/// The server binds only after the client's first datagrams were sent (and lost): KCP retransmission
-/// must still get the connect probe through.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connect_survives_a_late_server() {
-    let cfg = config(false, 1);
-    let addr = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let scfg = Config::server_default().clone_from_peer(&cfg);
-    let server = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let listener = KcpSmuxListener::bind(addr, scfg).await.unwrap();
-        spawn_echo(listener).await.unwrap();
-    });
-    let client = connect(addr, &cfg)
-        .await
-        .expect("connect despite a late server");
-    echo_streams(&client, 2, 1000).await;
-    server.abort();
 }

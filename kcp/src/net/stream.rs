@@ -100,6 +100,26 @@ impl KcpStream {
         s
     }
 
+    /// Waits until the peer has acknowledged everything written so far. Ends with the session's error
+    /// if it ended first (for example `ConnectionRefused` when the peer's port is closed, or `TimedOut`).
+    /// Unlike [`shutdown`](tokio::io::AsyncWriteExt::shutdown), writing may go on afterwards.
+    pub async fn acked(&self) -> io::Result<()> {
+        poll_fn(|cx| {
+            let mut st = self.sess.lock();
+            match (st.ended, st.live.as_ref()) {
+                (Some(reason), _) => Poll::Ready(Err(reason.to_error())),
+                (None, Some(live)) if live.core.wait_snd() == 0 => Poll::Ready(Ok(())),
+                (None, _) => {
+                    st.write_waker = Some(cx.waker().clone());
+                    drop(st);
+                    self.sess.poke();
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+
     /// Sends one message (message mode; in stream mode the bytes join the stream). Waits for window
     /// space; a message larger than the window allows at once is an error.
     pub async fn send_msg(&self, msg: &[u8]) -> io::Result<()> {

@@ -104,20 +104,25 @@ impl KcpStream {
     /// if it ended first (for example `ConnectionRefused` when the peer's port is closed, or `TimedOut`).
     /// Unlike [`shutdown`](tokio::io::AsyncWriteExt::shutdown), writing may go on afterwards.
     pub async fn acked(&self) -> io::Result<()> {
-        poll_fn(|cx| {
-            let mut st = self.sess.lock();
-            match (st.ended, st.live.as_ref()) {
-                (Some(reason), _) => Poll::Ready(Err(reason.to_error())),
-                (None, Some(live)) if live.core.wait_snd() == 0 => Poll::Ready(Ok(())),
-                (None, _) => {
-                    st.write_waker = Some(cx.waker().clone());
-                    drop(st);
-                    self.sess.poke();
-                    Poll::Pending
-                }
+        poll_fn(|cx| self.poll_acked(cx, false)).await
+    }
+
+    /// Ready once everything written is acknowledged (or the session ended); `shut` also ends writing.
+    fn poll_acked(&self, cx: &mut Context<'_>, shut: bool) -> Poll<io::Result<()>> {
+        let mut st = self.sess.lock();
+        if shut {
+            st.write_shut = true;
+        }
+        match (st.ended, st.live.as_ref()) {
+            (Some(reason), _) => Poll::Ready(Err(reason.to_error())),
+            (None, Some(live)) if live.core.wait_snd() == 0 => Poll::Ready(Ok(())),
+            (None, _) => {
+                st.write_waker = Some(cx.waker().clone());
+                drop(st);
+                self.sess.poke();
+                Poll::Pending
             }
-        })
-        .await
+        }
     }
 
     /// Sends one message (message mode; in stream mode the bytes join the stream). Waits for window
@@ -268,20 +273,7 @@ impl AsyncWrite for KcpStream {
 
     /// Waits until everything written has been acknowledged by the peer (or the session ended).
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut st = self.sess.lock();
-        if !st.write_shut {
-            st.write_shut = true;
-        }
-        match (st.ended, st.live.as_ref()) {
-            (Some(reason), _) => Poll::Ready(Err(reason.to_error())),
-            (None, Some(live)) if live.core.wait_snd() == 0 => Poll::Ready(Ok(())),
-            (None, _) => {
-                st.write_waker = Some(cx.waker().clone());
-                drop(st);
-                self.sess.poke();
-                Poll::Pending
-            }
-        }
+        self.poll_acked(cx, true)
     }
 }
 

@@ -99,6 +99,51 @@ pub fn child_cell(cc: &str, params: &WorkloadParams, impair: &ImpairArgs, seed: 
     }
 }
 
+/// The `tcp-cell` subcommand that every binary running TCP cells offers (hidden; [`run_tcp_cell`] re-executes
+/// the binary with it inside the namespace). The parent side of these arguments is [`child_args`].
+#[derive(Debug, Clone, clap::Args)]
+pub struct TcpCellArgs {
+    #[arg(long)]
+    cc: String,
+    #[arg(long)]
+    workload: String,
+    #[arg(long)]
+    duration_ms: u64,
+    #[arg(long)]
+    max_bytes: u64,
+    #[arg(long)]
+    interval_ms: u64,
+    #[arg(long)]
+    timeout_ms: u64,
+    #[arg(long)]
+    seed: u64,
+    #[command(flatten)]
+    impair: ImpairArgs,
+}
+
+impl TcpCellArgs {
+    /// Runs the cell in this process ([`child_cell`]) and prints its outcome as one JSON line; `prog` names
+    /// the binary in the error for an unknown workload.
+    pub fn run(&self, prog: &str) -> std::process::ExitCode {
+        let Some(workload) = crate::cell::Workload::parse(&self.workload) else {
+            eprintln!("{prog}: unknown workload {:?}", self.workload);
+            return std::process::ExitCode::from(2);
+        };
+        let params = WorkloadParams {
+            workload,
+            duration: Duration::from_millis(self.duration_ms),
+            max_bytes: self.max_bytes,
+            interval: Duration::from_millis(self.interval_ms),
+            timeout: Duration::from_millis(self.timeout_ms),
+        };
+        println!(
+            "{}",
+            child_cell(&self.cc, &params, &self.impair, self.seed).to_json()
+        );
+        std::process::ExitCode::SUCCESS
+    }
+}
+
 /// Command-line arguments of the `tcp-cell` subcommand for these settings.
 pub fn child_args(
     cc: &str,

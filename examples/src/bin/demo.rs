@@ -48,24 +48,7 @@ struct Cli {
 enum Cmd {
     /// Internal: one TCP measurement inside the prepared network namespace (prints one JSON line).
     #[command(hide = true)]
-    TcpCell {
-        #[arg(long)]
-        cc: String,
-        #[arg(long)]
-        workload: String,
-        #[arg(long)]
-        duration_ms: u64,
-        #[arg(long)]
-        max_bytes: u64,
-        #[arg(long)]
-        interval_ms: u64,
-        #[arg(long)]
-        timeout_ms: u64,
-        #[arg(long)]
-        seed: u64,
-        #[command(flatten)]
-        impair: ImpairArgs,
-    },
+    TcpCell(netem_tests::tcpimpair::TcpCellArgs),
 }
 
 fn params(workload: Workload, secs: u64) -> WorkloadParams {
@@ -200,31 +183,8 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Cmd::TcpCell {
-        cc,
-        workload,
-        duration_ms,
-        max_bytes,
-        interval_ms,
-        timeout_ms,
-        seed,
-        impair,
-    }) = &cli.cmd
-    {
-        let Some(workload) = Workload::parse(workload) else {
-            eprintln!("demo: unknown workload {workload:?}");
-            return ExitCode::from(2);
-        };
-        let p = WorkloadParams {
-            workload,
-            duration: Duration::from_millis(*duration_ms),
-            max_bytes: *max_bytes,
-            interval: Duration::from_millis(*interval_ms),
-            timeout: Duration::from_millis(*timeout_ms),
-        };
-        let o = netem_tests::tcpimpair::child_cell(cc, &p, impair, *seed);
-        println!("{}", o.to_json());
-        return ExitCode::SUCCESS;
+    if let Some(Cmd::TcpCell(cell)) = &cli.cmd {
+        return cell.run("demo");
     }
     if let Err(e) = kcp_examples::logging::init("warn", None) {
         eprintln!("demo: {e:#}");

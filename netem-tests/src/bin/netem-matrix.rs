@@ -11,8 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use netem_tests::cell::{Workload, WorkloadParams};
-use netem_tests::impair::ImpairArgs;
+use netem_tests::cell::Workload;
 use netem_tests::matrix::{
     MatrixConfig, Transport, all_transports, read_rows, run_matrix, small_matrix,
 };
@@ -77,24 +76,7 @@ enum Cmd {
         out: PathBuf,
     },
     /// Internal: one TCP cell inside a prepared network namespace; prints one JSON line.
-    TcpCell {
-        #[arg(long)]
-        cc: String,
-        #[arg(long)]
-        workload: String,
-        #[arg(long)]
-        duration_ms: u64,
-        #[arg(long)]
-        max_bytes: u64,
-        #[arg(long)]
-        interval_ms: u64,
-        #[arg(long)]
-        timeout_ms: u64,
-        #[arg(long)]
-        seed: u64,
-        #[command(flatten)]
-        impair: ImpairArgs,
-    },
+    TcpCell(netem_tests::tcpimpair::TcpCellArgs),
 }
 
 fn header(cfg: &MatrixConfig) -> String {
@@ -258,30 +240,6 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Cmd::TcpCell {
-            cc,
-            workload,
-            duration_ms,
-            max_bytes,
-            interval_ms,
-            timeout_ms,
-            seed,
-            impair,
-        } => {
-            let Some(workload) = Workload::parse(&workload) else {
-                eprintln!("netem-matrix: unknown workload {workload:?}");
-                return ExitCode::from(2);
-            };
-            let params = WorkloadParams {
-                workload,
-                duration: Duration::from_millis(duration_ms),
-                max_bytes,
-                interval: Duration::from_millis(interval_ms),
-                timeout: Duration::from_millis(timeout_ms),
-            };
-            let o = netem_tests::tcpimpair::child_cell(&cc, &params, &impair, seed);
-            println!("{}", o.to_json());
-            ExitCode::SUCCESS
-        }
+        Cmd::TcpCell(cell) => cell.run("netem-matrix"),
     }
 }

@@ -16,6 +16,7 @@ fn main() {
         preset: Preset::Fast,
         snd_wnd: 128,
         rcv_wnd: 512,
+        max_snd_wnd: 0,
         mtu: 1350,
         stream: true,
         reserved: 28,

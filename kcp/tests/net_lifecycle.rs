@@ -14,6 +14,7 @@ fn small() -> Config {
         send_window: 32,
         recv_window: 32,
         write_queue: 16,
+        window_memory: 0,
         ..config(CryptKind::Aes128, 10, 3)
     }
 }
@@ -22,6 +23,28 @@ fn small() -> Config {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_wait_when_window_and_queue_are_full() {
     let cfg = small();
+    let mss = (cfg.mtu - 24 - 28) as u64;
+    // Our send window + write queue + the peer's receive window, in segments.
+    let bound =
+        (u64::from(cfg.send_window) + u64::from(cfg.write_queue) + u64::from(cfg.recv_window) + 1)
+            * mss;
+    backpressure(cfg, bound).await;
+}
+
+/// With automatic windows, what a stalled reader lets the writer push is bounded by `window_memory` (the
+/// peer's receive window, our send window's ceiling) plus the write queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automatic_windows_stay_within_window_memory() {
+    let cfg = Config {
+        window_memory: 256 << 10,
+        ..small()
+    };
+    let mss = (cfg.mtu - 24 - 28) as u64;
+    let bound = 2 * cfg.window_memory as u64 + (u64::from(cfg.write_queue) + 1) * mss;
+    backpressure(cfg, bound).await;
+}
+
+async fn backpressure(cfg: Config, bound: u64) {
     let listener = KcpListener::bind("127.0.0.1:0", cfg.clone()).await.unwrap();
     let mut client = KcpStream::connect(listener.local_addr().unwrap(), cfg.clone())
         .await
@@ -39,17 +62,15 @@ async fn writes_wait_when_window_and_queue_are_full() {
         assert!(written < 64 << 20, "writer never blocked");
     }
     let mss = (cfg.mtu - 24 - 28) as u64;
-    // Our send window + write queue + the peer's receive window, in segments.
-    let bound =
-        (u64::from(cfg.send_window) + u64::from(cfg.write_queue) + u64::from(cfg.recv_window) + 1)
-            * mss;
     assert!(written <= bound, "accepted {written} bytes, bound {bound}");
+    let rcv_wnd = u64::from(cfg.recv_window).max(cfg.window_memory as u64 / (cfg.mtu as u64 - 24));
     assert!(
-        written >= u64::from(cfg.recv_window) * mss,
+        written >= rcv_wnd * mss,
         "only {written} bytes moved before blocking"
     );
     let st = client.stats();
-    assert!(st.wait_snd as usize <= usize::from(cfg.send_window) + usize::from(cfg.write_queue));
+    let send_ceiling = usize::from(cfg.send_window).max(cfg.window_memory / mss as usize);
+    assert!(st.wait_snd as usize <= send_ceiling + usize::from(cfg.write_queue));
     // Drain on the server while the client goes on writing: it must make progress again.
     let reader = tokio::spawn(async move {
         let mut buf = vec![0u8; 64 * 1024];

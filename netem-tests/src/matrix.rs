@@ -352,6 +352,8 @@ fn ours_configs(mode: Mode, fec: bool) -> (stack::Config, stack::Config) {
         },
         sndwnd: 1024,
         rcvwnd: 1024,
+        // Same settings as kcptun's cells: fixed windows ("ours default" has the automatic ones).
+        window_memory: 0,
         datashard: if fec { 10 } else { 0 },
         parityshard: if fec { 3 } else { 0 },
         nocomp: true,

@@ -270,6 +270,38 @@ fn comparisons(rows: &[Row]) -> String {
         }
         s.push('\n');
     }
+    if ts.iter().any(|t| t == "ours default") && !tcp.is_empty() {
+        let _ = writeln!(
+            s,
+            "## Our defaults vs TCP, bulk\n\nThe stack's defaults (windows sized from the measured bandwidth-delay \
+             product) against each TCP (goodput, Mbit/s; ratio against the better TCP).\n\n| RTT | loss | ours default | {} | \
+             ratio |\n|---:|---:|---:|{}---:|",
+            tcp.iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(" | "),
+            "---:|".repeat(tcp.len())
+        );
+        for &(rtt, l) in &cells {
+            let l = l as f64 / 1000.0;
+            let g = |t: &str| find(rows, t, Workload::Bulk, l, rtt).and_then(goodput);
+            let ours = g("ours default");
+            let each: Vec<Option<f64>> = tcp.iter().map(|t| g(t)).collect();
+            let best = each.iter().flatten().copied().reduce(f64::max);
+            let f = |v: Option<f64>| v.map_or("".into(), |v| format!("{v:.1}"));
+            let ratio = match (ours, best) {
+                (Some(a), Some(b)) => format!("{:.2}x", a / b.max(1e-9)),
+                _ => "".into(),
+            };
+            let _ = writeln!(
+                s,
+                "| {rtt} ms | {l}% | {} | {} | {ratio} |",
+                f(ours),
+                each.iter().map(|v| f(*v)).collect::<Vec<_>>().join(" | ")
+            );
+        }
+        s.push('\n');
+    }
     s
 }
 

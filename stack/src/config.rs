@@ -116,6 +116,11 @@ pub struct Config {
     pub keepalive: u64,
     /// Ours: an smux session that receives no frame for this long ends (smux's fixed 30 s by default).
     pub keepalive_timeout: Duration,
+    /// Ours: bytes of payload the KCP windows may hold per session and direction when sized from the
+    /// measured bandwidth-delay product (0: fixed `sndwnd`/`rcvwnd`, as kcptun). `sndwnd` is then the send
+    /// window's floor, and the receive window advertised is at least this many bytes. The default, 8 MiB,
+    /// fills 100 Mbit/s at up to 300 ms RTT; a server with many sessions may want less.
+    pub window_memory: usize,
     /// Ours: most streams open at once per session; beyond it the peer's SYN is answered with FIN.
     pub max_streams: usize,
     /// Ours: a stream with no traffic either way for this long is closed (`None` = never, as smux).
@@ -161,6 +166,7 @@ impl Default for Config {
             framesize: 32768,
             keepalive: 10,
             keepalive_timeout: Duration::from_secs(30),
+            window_memory: kcp::net::DEFAULT_WINDOW_MEMORY,
             max_streams: 65536,
             stream_idle_timeout: None,
             session_idle_timeout: Some(Duration::from_secs(120)),
@@ -280,6 +286,7 @@ impl Config {
             socket_send_buffer: self.sockbuf,
             dscp: (self.dscp > 0).then_some(self.dscp),
             idle_timeout: self.session_idle_timeout,
+            window_memory: self.window_memory,
             ..kcp::net::Config::default()
         }
     }

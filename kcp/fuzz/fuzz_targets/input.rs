@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
         preset: Preset::Fast3,
         snd_wnd: 64,
         rcv_wnd: 64,
+        max_snd_wnd: if flags & 8 != 0 { 1024 } else { 0 },
         stream: flags & 1 != 0,
         ack_nodelay: flags & 4 != 0,
         reserved: 8,

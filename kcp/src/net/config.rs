@@ -52,6 +52,12 @@ pub struct Config {
     /// retransmissions until it has heard nothing for this long (KCP has no close handshake: without
     /// this, a lost final ACK would leave the peer retransmitting to nobody).
     pub close_linger: Duration,
+    /// Ours: bytes of payload each window may hold when sized automatically (0: fixed windows, as kcp-go).
+    ///
+    /// The send window then follows twice the measured bandwidth-delay product, from `send_window` up to
+    /// this many bytes, and the receive window advertised is at least this many bytes, so one session can
+    /// fill a long fat path without a hand-tuned window and without holding more than this per direction.
+    pub window_memory: usize,
     /// Segments a writer may queue beyond the send window before writes wait.
     pub write_queue: u16,
     /// Listener: most sessions at once; datagrams that would open more are dropped.
@@ -78,6 +84,7 @@ impl Default for Config {
             dscp: None,
             idle_timeout: Some(Duration::from_secs(60)),
             close_linger: Duration::from_millis(1000),
+            window_memory: DEFAULT_WINDOW_MEMORY,
             write_queue: 128,
             max_sessions: 65_536,
             accept_backlog: 128,
@@ -85,7 +92,32 @@ impl Default for Config {
     }
 }
 
+/// Default [`Config::window_memory`]: 8 MiB, twice the bandwidth-delay product of 100 Mbit/s at 300 ms.
+pub const DEFAULT_WINDOW_MEMORY: usize = 8 << 20;
+
 impl Config {
+    /// Largest segment payload for this MTU and an envelope header of `reserved` bytes.
+    fn mss(&self, reserved: usize) -> usize {
+        self.mtu
+            .saturating_sub(crate::proto::OVERHEAD + reserved)
+            .max(1)
+    }
+
+    /// The send window's ceiling in segments (0 when windows are fixed).
+    pub(crate) fn max_send_window(&self, reserved: usize) -> u16 {
+        if self.window_memory == 0 {
+            return 0;
+        }
+        (self.window_memory / self.mss(reserved)).min(65_535) as u16
+    }
+
+    /// The receive window advertised: the configured one, raised to [`Config::window_memory`] when windows
+    /// are automatic (segments counted at the MTU without the envelope header, which errs on the small side).
+    pub(crate) fn recv_window_in_force(&self) -> u16 {
+        let auto = (self.window_memory / self.mss(0)).min(65_535) as u16;
+        self.recv_window.max(auto)
+    }
+
     /// `true` when FEC is on for sending (both shard counts non-zero, as kcp-go).
     pub fn fec_enabled(&self) -> bool {
         self.fec_data_shards > 0 && self.fec_parity_shards > 0

@@ -25,7 +25,8 @@ impl Core {
         let kcfg = KcpConfig {
             preset: cfg.preset,
             snd_wnd: cfg.send_window,
-            rcv_wnd: cfg.recv_window,
+            rcv_wnd: cfg.recv_window_in_force(),
+            max_snd_wnd: cfg.max_send_window(reserved),
             mtu: cfg.mtu,
             stream: cfg.stream_mode,
             reserved,
@@ -36,9 +37,14 @@ impl Core {
         Ok(Core {
             kcp,
             leftover: Bytes::new(),
-            rcv_wnd: usize::from(cfg.recv_window),
+            rcv_wnd: usize::from(cfg.recv_window_in_force()),
             folded: Stats::default(),
         })
+    }
+
+    /// The send window in force, in segments.
+    pub(crate) fn send_window(&self) -> usize {
+        self.kcp.send_window() as usize
     }
 
     pub(crate) fn mss(&self) -> usize {
@@ -48,6 +54,11 @@ impl Core {
     /// Segments queued or unacknowledged.
     pub(crate) fn wait_snd(&self) -> usize {
         self.kcp.wait_snd()
+    }
+
+    /// Segments counted against the writers' limit.
+    pub(crate) fn write_backlog(&self) -> usize {
+        self.kcp.write_backlog()
     }
 
     pub(crate) fn readable(&self) -> bool {
@@ -152,6 +163,9 @@ impl Core {
         s.in_flight = k.in_flight;
         s.wait_snd = self.kcp.wait_snd() as u32;
         s.remote_window = k.rmt_wnd;
+        s.send_window = k.snd_wnd;
+        s.pipe = k.pipe;
+        s.min_rtt_ms = k.min_rtt;
         s.retransmits = k.retrans_segs;
     }
 

@@ -207,8 +207,7 @@ impl Inner {
         let live = Live {
             core,
             envelope,
-            write_limit: usize::from(self.config.send_window)
-                + usize::from(self.config.write_queue),
+            write_queue: usize::from(self.config.write_queue),
         };
         let entry = self.sessions.vacant_entry();
         let key = entry.key();

@@ -19,7 +19,7 @@ mod stream;
 mod timer;
 mod udp;
 
-pub use config::Config;
+pub use config::{Config, DEFAULT_WINDOW_MEMORY};
 pub use listener::KcpListener;
 pub use stats::{SessionStats, Snmp, SnmpSnapshot, snmp};
 pub use stream::KcpStream;

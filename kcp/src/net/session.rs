@@ -148,8 +148,16 @@ pub(crate) struct State {
 pub(crate) struct Live {
     pub(crate) core: Core,
     pub(crate) envelope: Envelope,
-    /// Segments writers may have outstanding (send window + write queue).
-    pub(crate) write_limit: usize,
+    /// Segments writers may queue beyond the send window in force.
+    pub(crate) write_queue: usize,
+}
+
+impl Live {
+    /// Segments writers may have outstanding: the send window in force (it follows the path when
+    /// automatic) plus the write queue.
+    pub(crate) fn write_limit(&self) -> usize {
+        self.core.send_window() + self.write_queue
+    }
 }
 
 impl Session {
@@ -298,9 +306,8 @@ impl State {
                 w.wake();
             }
         }
-        let wait = live.core.wait_snd();
-        if self.write_waker.is_some() && (wait < live.write_limit && !self.write_shut || wait == 0)
-        {
+        let writable = live.core.write_backlog() < live.write_limit() && !self.write_shut;
+        if self.write_waker.is_some() && (writable || live.core.wait_snd() == 0) {
             if let Some(w) = self.write_waker.take() {
                 w.wake();
             }

@@ -141,6 +141,12 @@ pub struct SessionStats {
     pub wait_snd: u32,
     /// Peer's advertised receive window, segments.
     pub remote_window: u32,
+    /// Writers' window in force, segments (follows the path with automatic windows).
+    pub send_window: u32,
+    /// Most segments unacknowledged in flight (about 1.25 bandwidth-delay products with automatic windows).
+    pub pipe: u32,
+    /// Smallest RTT seen, ms (automatic windows only; 0 otherwise).
+    pub min_rtt_ms: u32,
     /// Retransmitted segments (all causes).
     pub retransmits: u64,
     /// Segments recovered by FEC.

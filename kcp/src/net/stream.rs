@@ -146,13 +146,13 @@ impl KcpStream {
             return Poll::Ready(Err(io::Error::from(io::ErrorKind::NotConnected)));
         };
         let segs = msg.len().div_ceil(live.core.mss()).max(1);
-        if segs > 255 || segs > live.write_limit {
+        if segs > 255 || segs > live.write_limit() {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "message too large",
             )));
         }
-        if live.core.wait_snd() + segs > live.write_limit {
+        if live.core.write_backlog() + segs > live.write_limit() {
             st.write_waker = Some(cx.waker().clone());
             return Poll::Pending;
         }
@@ -253,12 +253,12 @@ impl AsyncWrite for KcpStream {
         let Some(live) = st.live.as_mut() else {
             return Poll::Ready(Err(io::Error::from(io::ErrorKind::NotConnected)));
         };
-        let wait = live.core.wait_snd();
-        if wait >= live.write_limit {
+        let wait = live.core.write_backlog();
+        if wait >= live.write_limit() {
             st.write_waker = Some(cx.waker().clone());
             return Poll::Pending;
         }
-        let n = buf.len().min((live.write_limit - wait) * live.core.mss());
+        let n = buf.len().min((live.write_limit() - wait) * live.core.mss());
         live.core.send(&buf[..n])?;
         st.stats.bytes_sent += n as u64;
         Snmp::add(&snmp().bytes_sent, n as u64);

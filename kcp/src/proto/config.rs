@@ -80,6 +80,10 @@ pub struct KcpConfig {
     pub snd_wnd: u16,
     /// Receive window in segments (1..=65535).
     pub rcv_wnd: u16,
+    /// Ours: largest send window. Above `snd_wnd`, the send window is sized from the measured
+    /// bandwidth-delay product (twice it), between `snd_wnd` and this; 0 or at most `snd_wnd` keeps the
+    /// window fixed at `snd_wnd` as kcp-go does.
+    pub max_snd_wnd: u16,
     /// Largest datagram including the reserved prefix (50..=1500).
     pub mtu: usize,
     /// Stream mode: writes are coalesced into full segments and `frg` is always 0. Message mode (false) keeps
@@ -97,6 +101,7 @@ impl Default for KcpConfig {
             preset: Preset::KCP_DEFAULT,
             snd_wnd: WND_DEF,
             rcv_wnd: WND_DEF,
+            max_snd_wnd: 0,
             mtu: MTU_DEF,
             stream: false,
             reserved: 0,

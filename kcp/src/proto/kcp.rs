@@ -5,6 +5,7 @@ use std::fmt;
 
 use bytes::{Bytes, BytesMut};
 
+use super::autownd::WindowSizer;
 use super::config::{ConfigError, DEAD_LINK, KcpConfig, Preset, WND_DEF};
 use super::header::{Cmd, InputError, OVERHEAD, SegmentHeader, segments};
 use super::rcvbuf::RecvRing;
@@ -20,8 +21,10 @@ const PROBE_LIMIT: u32 = 120_000;
 const THRESH_INIT: u32 = 2;
 const THRESH_MIN: u32 = 2;
 /// Size of the chunks payload copies are carved from: one allocation per ~11 full segments instead of one per
-/// segment. A stored segment keeps its whole chunk alive, so the receive side holds at most
-/// `2 * rcv_wnd * ARENA` bytes even if a hostile peer spreads tiny segments over many chunks.
+/// segment. A stored segment keeps its whole chunk alive, but chunks are only filled by segments accepted
+/// into the receive window (duplicates and segments outside it are dropped before the copy), and a segment
+/// stays only while a hole below it is open, so what a peer can pin is about two windows of payload plus a
+/// chunk, however it orders and sizes its segments.
 const ARENA: usize = 16 * 1024;
 
 /// Why [`Kcp::send`] refused data.
@@ -173,7 +176,9 @@ pub struct Kcp {
     fastresend: u32,
     nocwnd: bool,
 
+    /// Limit of the span `snd_una..snd_nxt`: the configured window, or the ceiling when it is automatic.
     snd_wnd: u32,
+    sizer: WindowSizer,
     rcv_wnd: u32,
     rmt_wnd: u32,
     cwnd: u32,
@@ -221,7 +226,8 @@ impl Kcp {
             interval: 100,
             fastresend: 0,
             nocwnd: false,
-            snd_wnd: cfg.snd_wnd as u32,
+            snd_wnd: cfg.snd_wnd.max(cfg.max_snd_wnd) as u32,
+            sizer: WindowSizer::new(cfg.snd_wnd as u32, cfg.max_snd_wnd as u32),
             rcv_wnd: cfg.rcv_wnd as u32,
             rmt_wnd: WND_DEF as u32,
             cwnd: 0,
@@ -258,20 +264,37 @@ impl Kcp {
         self.nodelay = nodelay;
         self.rtt.min_rto = if nodelay != 0 { RTO_NDL } else { RTO_MIN };
         self.interval = interval;
+        self.sizer.set_ack_delay(interval);
         self.fastresend = resend;
         self.snd_buf.set_fast_resend(resend);
         self.nocwnd = nc;
     }
 
     /// Changes the windows (kcp-go `WndSize`). A smaller receive window keeps what is already buffered.
+    /// With an automatic send window, `snd_wnd` is its new floor.
     pub fn set_window(&mut self, snd_wnd: u16, rcv_wnd: u16) {
         if snd_wnd > 0 {
-            self.snd_wnd = snd_wnd as u32;
+            self.sizer.set_limits(snd_wnd as u32, self.sizer.ceil());
+            self.snd_wnd = self.sizer.ceil().max(snd_wnd as u32);
         }
         if rcv_wnd > 0 {
             self.rcv_wnd = rcv_wnd as u32;
             self.rcv_buf.grow(rcv_wnd as usize);
         }
+    }
+
+    /// Sets the largest send window (ours): above the configured `snd_wnd`, the send window follows twice the
+    /// measured bandwidth-delay product between the two; 0 or at most `snd_wnd` fixes it at `snd_wnd`.
+    pub fn set_max_send_window(&mut self, max_snd_wnd: u16) {
+        self.sizer
+            .set_limits(self.sizer.floor(), max_snd_wnd as u32);
+        self.snd_wnd = self.sizer.floor().max(max_snd_wnd as u32);
+    }
+
+    /// The writers' window in force, in segments (compare with [`write_backlog`](Kcp::write_backlog)): the
+    /// configured one, or the automatic one.
+    pub fn send_window(&self) -> u32 {
+        self.sizer.window()
     }
 
     /// Changes the MTU (kcp-go `SetMtu`; 50..=1500 and larger than the reserved prefix plus a header). Segments
@@ -388,8 +411,23 @@ impl Kcp {
         self.snd_buf.len() + self.snd_queue.len() + usize::from(!self.snd_arena.is_empty())
     }
 
-    /// Whether a writer may queue more (kcp-go's rule: `wait_snd < snd_wnd && wait_snd < rmt_wnd`).
+    /// Segments counted against the writers' limit: [`wait_snd`](Kcp::wait_snd) with a fixed window. With an
+    /// automatic one, segments acknowledged but held behind a hole do not count (they wait for a
+    /// retransmission, not for the path), only segments unacknowledged or queued.
+    pub fn write_backlog(&self) -> usize {
+        if self.sizer.is_auto() {
+            self.snd_buf.unacked() + self.snd_queue.len() + usize::from(!self.snd_arena.is_empty())
+        } else {
+            self.wait_snd()
+        }
+    }
+
+    /// Whether a writer may queue more (kcp-go's rule: `wait_snd < snd_wnd && wait_snd < rmt_wnd`; with an
+    /// automatic window, `write_backlog` below the window it sized).
     pub fn can_send(&self) -> bool {
+        if self.sizer.is_auto() {
+            return self.write_backlog() < self.sizer.window() as usize;
+        }
         let w = self.wait_snd();
         w < self.snd_wnd as usize && w < self.rmt_wnd as usize
     }
@@ -502,6 +540,7 @@ impl Kcp {
         self.stats.in_pkts += 1;
         self.stats.in_bytes += data.len() as u64;
         let old_una = self.snd_buf.una();
+        let old_acked = self.snd_buf.acked_total();
         let mut latest_ack_ts = None;
         let mut slid = false;
         let mut out_of_order = false;
@@ -542,11 +581,28 @@ impl Kcp {
                 Cmd::Wins => {}
             }
         }
+        let mut rtt_sample = None;
         if regular && let Some(ts) = latest_ack_ts {
             let rtt = diff(now, ts);
             if rtt >= 0 {
                 self.rtt.update(rtt, self.interval);
+                rtt_sample = Some(rtt as u32);
             }
+        }
+        // With an automatic window, an ACK that frees room in the pipe sends the next segments at once
+        // (ACK clocking), as a slid window does, instead of a burst at the next interval.
+        let mut pipe_freed = false;
+        if self.sizer.is_auto() {
+            let acked = self.snd_buf.acked_total() - old_acked;
+            if acked > 0 || rtt_sample.is_some() {
+                let nothing_queued =
+                    self.snd_queue.is_empty() && (!self.stream || self.snd_arena.is_empty());
+                let app_limited =
+                    nothing_queued && self.snd_buf.unacked() < self.sizer.pipe() as usize;
+                self.sizer
+                    .on_ack(now, acked as u32, rtt_sample, app_limited);
+            }
+            pipe_freed = acked > 0 && (!self.snd_queue.is_empty() || !self.snd_arena.is_empty());
         }
         // Congestion window growth. kcp-go grows once per datagram that moved una, however many segments it
         // acknowledged; with one ACK datagram per flush that starves the window (C test: queues grow without
@@ -566,6 +622,7 @@ impl Kcp {
         let early_possible =
             self.snd_queue.is_empty() && (!self.stream || self.snd_arena.is_empty());
         if slid
+            || pipe_freed
             || (latest_ack_ts.is_some()
                 && self.snd_buf.fast_due(self.fastresend > 0, early_possible))
         {
@@ -795,10 +852,17 @@ impl Kcp {
             cwnd = cwnd.min(self.cwnd);
         }
 
-        // Move new segments into the window.
+        // Move new segments into the window (and, when it is automatic, into the pipe).
         let first_new = self.snd_buf.nxt();
         let mut new_segs = 0u32;
-        while diff(self.snd_buf.nxt(), self.snd_buf.una().wrapping_add(cwnd)) < 0 {
+        let pipe_room = if self.sizer.is_auto() {
+            (self.sizer.pipe() as usize).saturating_sub(self.snd_buf.unacked())
+        } else {
+            usize::MAX
+        };
+        while diff(self.snd_buf.nxt(), self.snd_buf.una().wrapping_add(cwnd)) < 0
+            && (new_segs as usize) < pipe_room
+        {
             let Some((frg, data)) = self.next_queued() else {
                 break;
             };
@@ -809,7 +873,13 @@ impl Kcp {
         let wnd = scratch.wnd;
         let (mut change, mut lost) = (0u64, 0u64);
         // Fast and early retransmissions (before timeouts, as kcp-go's rule order).
-        while let Some((sn, kind)) = self.snd_buf.pop_fast(self.fastresend > 0, new_segs == 0) {
+        // Early retransmit is for the tail, when no new data follows a loss to trigger fast retransmit. A full
+        // fixed window stands for that too (kcp-go's windows stay full under loss); a full pipe does not: it
+        // is full most of the time, and ACKs arriving a flush apart would make every unacked segment look lost.
+        let early = new_segs == 0
+            && (!self.sizer.is_auto()
+                || self.snd_queue.is_empty() && (!self.stream || self.snd_arena.is_empty()));
+        while let Some((sn, kind)) = self.snd_buf.pop_fast(self.fastresend > 0, early) {
             self.transmit(sn, now, t, self.rtt.rto, wnd, false, out);
             change += 1;
             match kind {
@@ -924,6 +994,9 @@ impl Kcp {
         s.cwnd = self.cwnd;
         s.ssthresh = self.ssthresh;
         s.rmt_wnd = self.rmt_wnd;
+        s.snd_wnd = self.sizer.window();
+        s.pipe = self.sizer.pipe();
+        s.min_rtt = self.sizer.min_rtt().unwrap_or(0);
         s.snd_una = self.snd_buf.una();
         s.snd_nxt = self.snd_buf.nxt();
         s.rcv_nxt = self.rcv_nxt;

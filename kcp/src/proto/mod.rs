@@ -19,6 +19,7 @@
 
 #![forbid(unsafe_code)]
 
+mod autownd;
 mod config;
 mod header;
 mod kcp;

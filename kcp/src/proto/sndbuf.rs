@@ -74,6 +74,10 @@ pub(crate) struct SendBuf {
     /// The largest `tx_order`s acknowledged so far, descending; at most `k` entries.
     top_acked: Vec<u64>,
     k: usize,
+    /// Segments acknowledged so far (by their own ACK or by una), each counted once.
+    acked_total: u64,
+    /// Segments in `segs` acknowledged by their own ACK (still held until una passes them).
+    acked_in_buf: usize,
 }
 
 impl SendBuf {
@@ -101,6 +105,16 @@ impl SendBuf {
 
     pub(crate) fn len(&self) -> usize {
         self.segs.len()
+    }
+
+    /// Segments sent and not acknowledged (lost ones included until they are).
+    pub(crate) fn unacked(&self) -> usize {
+        self.segs.len() - self.acked_in_buf
+    }
+
+    /// Segments acknowledged since creation, each once (the delivery count the window sizer samples).
+    pub(crate) fn acked_total(&self) -> u64 {
+        self.acked_total
     }
 
     fn index(&self, sn: u32) -> Option<usize> {
@@ -138,7 +152,9 @@ impl SendBuf {
             return 0;
         }
         let n = (d as usize).min(self.segs.len());
-        self.segs.drain(..n);
+        let fresh = self.segs.drain(..n).filter(|s| !s.acked).count();
+        self.acked_total += fresh as u64;
+        self.acked_in_buf -= n - fresh;
         self.una = self.una.wrapping_add(n as u32);
         n
     }
@@ -157,6 +173,8 @@ impl SendBuf {
         if !seg.acked {
             seg.acked = true;
             seg.data = Bytes::new();
+            self.acked_total += 1;
+            self.acked_in_buf += 1;
         }
         let mut verdict = TimeoutVerdict::None;
         if seg.timed_out && seg.xmit > 1 {

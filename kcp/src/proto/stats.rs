@@ -15,6 +15,13 @@ pub struct Stats {
     pub ssthresh: u32,
     /// The peer's last advertised free receive window.
     pub rmt_wnd: u32,
+    /// The writers' window in force (follows the path when automatic).
+    pub snd_wnd: u32,
+    /// Most segments in flight unacknowledged (the window when fixed; about 1.25 BDP when automatic).
+    pub pipe: u32,
+    /// Smallest RTT seen in ms, as the automatic window measures it (0 when the window is fixed or no
+    /// sample was taken yet).
+    pub min_rtt: u32,
     /// Oldest unacknowledged sequence number.
     pub snd_una: u32,
     /// Next sequence number to send.

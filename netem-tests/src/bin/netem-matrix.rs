@@ -87,7 +87,9 @@ fn header(cfg: &MatrixConfig) -> String {
          link model (loopback MTU 1500 in a private namespace). Bulk: {:?} of checksummed data one way (CRC32 \
          checked); interactive: 64-byte echoes every 20 ms for {:?}, every echo compared byte for byte. \
          \"Same settings\": AES, no compression, MTU 1350, windows 1024/1024, FEC 10/3 where marked +fec. \
-         \"ours default\": the stack's defaults (kcptun's: client windows 128/512, FEC 10/3, snappy on).",
+         \"ours default\": the stack's defaults (kcptun's: client windows 128/512, FEC 10/3, snappy on; plus ours: \
+         windows sized from the measured bandwidth-delay product up to 8 MiB). \"Same settings\" cells of ours keep the \
+         windows fixed, as kcptun's.",
         cmd.join(" "),
         cfg.rate,
         cfg.queue,

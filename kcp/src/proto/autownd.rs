@@ -1,0 +1,282 @@
+//! A send window sized from the measured bandwidth-delay product (ours; kcp-go's windows are fixed).
+//!
+//! With congestion control off, as every kcptun mode has it, KCP moves at most `window / RTT`: a window set
+//! for a short path starves a long one, and one set for the longest path wastes memory on every other. The
+//! sizer measures what the path delivers and sets two limits from the bandwidth-delay product (BDP):
+//!
+//! - the pipe: segments sent and not yet acknowledged, about 1.25 BDP once the path is full (BBR's
+//!   pacing of `cwnd`), 2 BDP while the rate still grows (startup). Only a quarter BDP waits in the
+//!   bottleneck queue, so latency and self-inflicted loss stay low;
+//! - the writers' window: segments unacknowledged or queued, 2 BDP, so that a BDP of data waits behind the
+//!   pipe and no more (a longer queue only delays every other stream multiplexed on the session).
+//!
+//! The span from `snd_una` to `snd_nxt` is limited only by the ceiling (and the peer's window): with
+//! selective ACKs, segments behind a hole are acknowledged but cannot leave the span until the
+//! retransmission arrives, a round trip later (several if it is lost again), and the pipe must keep moving
+//! meanwhile.
+//!
+//! Measurements:
+//! - bandwidth: segments newly acknowledged per sampling interval (at least the minimum RTT), the largest of
+//!   the last [`SAMPLES`] intervals. While the pipe is the limit, the measured rate is `pipe / RTT`, so the
+//!   pipe doubles every interval or so until the path, not the window, sets the rate;
+//! - delay: the smallest RTT seen on the session plus the flush interval (the peer holds ACKs up to one
+//!   interval). Queueing delay the window itself causes does not count, so it cannot feed on its own queue.
+//!
+//! The configured window is the writers' floor and the first pipe (before anything is measured), the
+//! configured maximum the ceiling of both: memory stays bounded whatever the path reports.
+
+/// Intervals the bandwidth maximum is taken over.
+pub(crate) const SAMPLES: usize = 8;
+/// Shortest sampling interval in ms (below it, timer granularity dominates the rate).
+const MIN_INTERVAL: u32 = 10;
+/// Writers' window = 2 BDP (+ slack).
+const WINDOW_GAIN_X4: u64 = 8;
+/// Pipe = 2 BDP while the rate grows, 1.25 BDP once it stopped growing.
+const STARTUP_GAIN_X4: u64 = 8;
+const PIPE_GAIN_X4: u64 = 5;
+/// Segments beyond the gains, for ACK batching on short paths.
+const SLACK: u64 = 16;
+/// Smallest pipe once measured, segments.
+const MIN_PIPE: u32 = 32;
+/// Intervals without 25 % more bandwidth after which the path counts as full.
+const FULL_ROUNDS: u32 = 3;
+
+#[derive(Clone, Debug)]
+pub(crate) struct WindowSizer {
+    floor: u32,
+    ceil: u32,
+    wnd: u32,
+    pipe: u32,
+    /// Flush interval, ms: the longest the peer holds an ACK.
+    ack_delay: u32,
+    min_rtt: Option<u32>,
+    /// Bandwidth (segments per second) when the path was last seen to grow, and intervals since.
+    full_bw: u64,
+    full_rounds: u32,
+    /// Start of the current sampling interval (the caller's ms clock); `None` before the first ACK.
+    start: Option<u32>,
+    delivered: u64,
+    /// Delivery rates of the last intervals, segments per second.
+    rates: [u64; SAMPLES],
+    next: usize,
+}
+
+impl WindowSizer {
+    /// A window between `floor` and `ceil` segments (a `ceil` at or below `floor` keeps it fixed).
+    pub(crate) fn new(floor: u32, ceil: u32) -> WindowSizer {
+        WindowSizer {
+            floor,
+            ceil,
+            wnd: floor,
+            pipe: floor,
+            ack_delay: 0,
+            min_rtt: None,
+            full_bw: 0,
+            full_rounds: 0,
+            start: None,
+            delivered: 0,
+            rates: [0; SAMPLES],
+            next: 0,
+        }
+    }
+
+    /// Current window in segments.
+    pub(crate) fn window(&self) -> u32 {
+        self.wnd
+    }
+
+    /// Most segments sent and not acknowledged (at most the window).
+    pub(crate) fn pipe(&self) -> u32 {
+        self.pipe
+    }
+
+    /// Sets the flush interval (ms), added to the RTT the BDP is computed with.
+    pub(crate) fn set_ack_delay(&mut self, ms: u32) {
+        self.ack_delay = ms;
+    }
+
+    /// Whether the window moves at all.
+    pub(crate) fn is_auto(&self) -> bool {
+        self.ceil > self.floor
+    }
+
+    /// The configured floor.
+    pub(crate) fn floor(&self) -> u32 {
+        self.floor
+    }
+
+    /// The configured ceiling (may be at or below the floor: then the window is fixed).
+    pub(crate) fn ceil(&self) -> u32 {
+        self.ceil
+    }
+
+    /// Smallest RTT seen, ms.
+    pub(crate) fn min_rtt(&self) -> Option<u32> {
+        self.min_rtt
+    }
+
+    /// New limits; the window is clamped into them at once.
+    pub(crate) fn set_limits(&mut self, floor: u32, ceil: u32) {
+        self.floor = floor;
+        self.ceil = ceil;
+        self.wnd = if self.is_auto() {
+            self.wnd.clamp(floor, ceil)
+        } else {
+            floor
+        };
+        self.pipe = self.pipe.clamp(floor, self.wnd);
+    }
+
+    /// One ACK-carrying datagram processed at `now`: `acked` segments newly acknowledged, `rtt` its sample.
+    /// `app_limited`: the sender has nothing queued and room in the pipe, so the rate it sees is the
+    /// application's, not the path's (such a sample only counts if it raises the maximum, as in BBR).
+    pub(crate) fn on_ack(&mut self, now: u32, acked: u32, rtt: Option<u32>, app_limited: bool) {
+        if !self.is_auto() {
+            return;
+        }
+        if let Some(r) = rtt {
+            let r = r.max(1);
+            self.min_rtt = Some(self.min_rtt.map_or(r, |m| m.min(r)));
+        }
+        let Some(start) = self.start else {
+            self.start = Some(now);
+            return;
+        };
+        self.delivered += u64::from(acked);
+        let elapsed = now.wrapping_sub(start);
+        // A clock step backwards (the caller's clock wraps or restarts) restarts the interval.
+        if elapsed > u32::MAX / 2 {
+            self.start = Some(now);
+            self.delivered = 0;
+            return;
+        }
+        let interval = self.min_rtt.unwrap_or(MIN_INTERVAL).max(MIN_INTERVAL);
+        if elapsed < interval {
+            return;
+        }
+        let rate = self.delivered * 1000 / u64::from(elapsed);
+        self.start = Some(now);
+        self.delivered = 0;
+        if app_limited && rate < self.max_rate() {
+            return;
+        }
+        self.rates[self.next] = rate;
+        self.next = (self.next + 1) % SAMPLES;
+        self.resize(app_limited);
+    }
+
+    fn max_rate(&self) -> u64 {
+        self.rates.iter().copied().max().unwrap_or(0)
+    }
+
+    fn resize(&mut self, app_limited: bool) {
+        let Some(rtt) = self.min_rtt else { return };
+        let rate = self.max_rate();
+        if self.full_rounds < FULL_ROUNDS && !app_limited {
+            if rate * 4 >= self.full_bw * 5 {
+                self.full_bw = rate;
+                self.full_rounds = 0;
+            } else {
+                self.full_rounds += 1;
+            }
+        }
+        let bdp = rate * u64::from(rtt + self.ack_delay) / 1000;
+        let sized = |gain_x4: u64| ((gain_x4 * bdp / 4) + SLACK).min(u64::from(u32::MAX)) as u32;
+        let ceil = self.ceil.max(self.floor);
+        self.wnd = sized(WINDOW_GAIN_X4).clamp(self.floor, ceil);
+        let gain = if self.full_rounds >= FULL_ROUNDS {
+            PIPE_GAIN_X4
+        } else {
+            STARTUP_GAIN_X4
+        };
+        // Not floored at the configured window: that one is the writers' floor and the first pipe, but a pipe
+        // larger than the path holds overflows the bottleneck on every round trip, and nothing else would
+        // throttle it (the span keeps sliding past holes).
+        self.pipe = sized(gain).clamp(MIN_PIPE.min(self.wnd), self.wnd);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds a path delivering `min(pipe, bdp) / rtt`: an ACK every ms.
+    fn run(s: &mut WindowSizer, rtt: u32, path_bdp: u32, from: u32, ms: u32) -> u32 {
+        for t in from..from + ms {
+            let rate_per_ms = s.pipe().min(path_bdp) as f64 / rtt as f64;
+            // Whole segments: spread the fraction over the ms ticks.
+            let acked = ((t + 1) as f64 * rate_per_ms) as u32 - (t as f64 * rate_per_ms) as u32;
+            s.on_ack(t, acked, Some(rtt), false);
+        }
+        from + ms
+    }
+
+    #[test]
+    fn pipe_settles_at_a_quarter_above_the_path_bdp() {
+        let mut s = WindowSizer::new(128, 8192);
+        let t = run(&mut s, 100, 1000, 0, 3000);
+        let (w, p) = (s.window(), s.pipe());
+        assert!((1900..=2100).contains(&w), "window {w}");
+        assert!((1200..=1300).contains(&p), "pipe {p}");
+        run(&mut s, 100, 1000, t, 3000);
+        assert!(s.window().abs_diff(w) <= 40, "{} vs {w}", s.window());
+        assert!(s.pipe().abs_diff(p) <= 20, "{} vs {p}", s.pipe());
+    }
+
+    #[test]
+    fn ack_delay_counts_in_the_bdp() {
+        let mut s = WindowSizer::new(16, 8192);
+        s.set_ack_delay(100);
+        run(&mut s, 100, 1000, 0, 3000);
+        // Rate 10 segments/ms over 100 + 100 ms.
+        assert!((2400..=2600).contains(&s.pipe()), "pipe {}", s.pipe());
+    }
+
+    #[test]
+    fn stays_within_limits() {
+        let mut s = WindowSizer::new(128, 1000);
+        run(&mut s, 100, 5000, 0, 3000);
+        assert_eq!((s.window(), s.pipe()), (1000, 1000));
+        let mut s = WindowSizer::new(128, 8192);
+        // A trickle keeps the writers' window at its floor and the pipe small.
+        for t in 0..3000 {
+            s.on_ack(t, u32::from(t % 100 == 0), Some(100), true);
+        }
+        assert_eq!((s.window(), s.pipe()), (128, MIN_PIPE));
+        // Bulk after the trickle is still in startup: the pipe doubles per interval, not 1.25x.
+        run(&mut s, 100, 1000, 3000, 800);
+        assert!(s.pipe() >= 1000, "{}", s.pipe());
+    }
+
+    #[test]
+    fn fixed_when_ceiling_not_above_floor() {
+        let mut s = WindowSizer::new(128, 0);
+        assert!(!s.is_auto());
+        run(&mut s, 100, 5000, 0, 3000);
+        assert_eq!(s.window(), 128);
+    }
+
+    #[test]
+    fn shrinks_when_the_path_slows() {
+        let mut s = WindowSizer::new(64, 8192);
+        let t = run(&mut s, 50, 2000, 0, 2000);
+        assert!(s.pipe() > 2000, "{}", s.pipe());
+        run(&mut s, 50, 200, t, 2000);
+        assert!(
+            s.pipe() < 300 && s.window() < 700,
+            "{} {}",
+            s.pipe(),
+            s.window()
+        );
+    }
+
+    #[test]
+    fn queueing_delay_does_not_inflate_it() {
+        let mut s = WindowSizer::new(128, 65535);
+        let t = run(&mut s, 100, 1000, 0, 2000);
+        // RTT samples now include the queue the window builds: the minimum stays at the path's.
+        run(&mut s, 200, 1000, t, 5000);
+        assert_eq!(s.min_rtt(), Some(100));
+        assert!(s.pipe() <= 1300, "{}", s.pipe());
+    }
+}

@@ -380,7 +380,7 @@ async fn ours_cell(
             tokio::spawn(crate::workload::serve(s));
         }
     });
-    let relay = match Relay::spawn(lo(), RelayConfig::new(server_addr, up, down, seed)).await {
+    let relay = match Relay::spawn_thread(lo(), RelayConfig::new(server_addr, up, down, seed)).await {
         Ok(r) => r,
         Err(e) => return Outcome::failed(format!("relay: {e}")),
     };
@@ -503,7 +503,7 @@ async fn kcptun_cell(
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("kcptun-server: {e}"))?;
-        let relay = Relay::spawn(
+        let relay = Relay::spawn_thread(
             lo(),
             RelayConfig::new(([127, 0, 0, 1], sport).into(), up, down, seed),
         )

@@ -94,12 +94,12 @@ pub struct Relay {
     cfg: RelayConfig,
 }
 
-/// A relay running in a tokio task; [`finish`](RelayHandle::finish) stops it and returns its counters.
+/// A running relay; [`finish`](RelayHandle::finish) stops it and returns its counters.
 #[derive(Debug)]
 pub struct RelayHandle {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<io::Result<RelayStats>>,
+    done: oneshot::Receiver<io::Result<RelayStats>>,
 }
 
 impl RelayHandle {
@@ -113,7 +113,9 @@ impl RelayHandle {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
-        (&mut self.task).await.map_err(io::Error::other)?
+        (&mut self.done)
+            .await
+            .map_err(|_| io::Error::other("relay stopped without its counters"))?
     }
 }
 
@@ -177,13 +179,66 @@ impl Relay {
         let relay = Relay::bind(listen, cfg).await?;
         let addr = relay.local_addr()?;
         let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(relay.run(async move {
-            let _ = rx.await;
-        }));
+        let (done_tx, done) = oneshot::channel();
+        tokio::spawn(async move {
+            let r = relay
+                .run(async move {
+                    let _ = rx.await;
+                })
+                .await;
+            let _ = done_tx.send(r);
+        });
         Ok(RelayHandle {
             addr,
             stop: Some(tx),
-            task,
+            done,
+        })
+    }
+
+    /// Binds and runs the relay on a thread of its own (a single-threaded runtime), so that its timing
+    /// does not depend on how busy the caller's runtime is: a fair path for a transport running in the same
+    /// process as the relay and for one running in other processes alike.
+    pub async fn spawn_thread(listen: SocketAddr, cfg: RelayConfig) -> io::Result<RelayHandle> {
+        let (addr_tx, addr_rx) = oneshot::channel::<io::Result<SocketAddr>>();
+        let (tx, rx) = oneshot::channel();
+        let (done_tx, done) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("netem-relay".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = addr_tx.send(Err(e));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let relay = match Relay::bind(listen, cfg).await {
+                        Ok(r) => r,
+                        Err(e) => {
+                            let _ = addr_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = addr_tx.send(relay.local_addr());
+                    let r = relay
+                        .run(async move {
+                            let _ = rx.await;
+                        })
+                        .await;
+                    let _ = done_tx.send(r);
+                });
+            })?;
+        let addr = addr_rx
+            .await
+            .map_err(|_| io::Error::other("relay thread ended before binding"))??;
+        Ok(RelayHandle {
+            addr,
+            stop: Some(tx),
+            done,
         })
     }
 

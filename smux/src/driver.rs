@@ -18,8 +18,13 @@ use crate::error::Error;
 use crate::frame::{Cmd, Decoder, HEADER_LEN, Header};
 use crate::state::{Ctrl, Inner, Shared, Slot};
 
-/// Bytes asked of the transport per read.
+/// Bytes asked of the transport per read, at most.
 const READ_CHUNK: usize = 256 * 1024;
+/// Capacity of a transport read buffer. Payloads are sliced out of it (see `recv`), so a new one is
+/// started when less than `MIN_SPARE` (or less than the next frame) is left.
+const READ_BUF: usize = 256 * 1024;
+/// Least free space worth a read syscall.
+const MIN_SPARE: usize = 32 * 1024;
 /// Bytes gathered into one batch of writes.
 const BATCH_BYTES: usize = 1024 * 1024;
 /// Payloads up to this size are copied next to their header instead of getting their own `IoSlice`.
@@ -42,6 +47,16 @@ pub(crate) struct Driver<T> {
     version: u8,
     decoder: Decoder,
     rbuf: BytesMut,
+    /// Generation of `rbuf`'s allocation (see `recv::Pins`) and its capacity.
+    rgen: u64,
+    rcap: usize,
+    /// Earlier read buffers, by generation, while queued payloads may still refer to them.
+    retired: VecDeque<(u64, BytesMut)>,
+    /// Empty read buffers kept for reuse, and the fewest seen since the last keepalive tick.
+    spare: Vec<BytesMut>,
+    spare_low: usize,
+    /// Most bytes of read buffers that queued payloads may hold alive; beyond it payloads are copied.
+    pin_limit: usize,
     read_done: bool,
     /// Chunks of the batch being written.
     out: VecDeque<Bytes>,
@@ -78,12 +93,19 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             (Box::pin(tokio::time::sleep_until(now + half)), half)
         });
         let vectored = io.is_write_vectored();
+        let pin_limit = cfg.max_receive_buffer + 2 * READ_BUF;
         Driver {
             version: cfg.version,
             decoder: Decoder::new(cfg.version, cfg.max_receive_frame_size),
             io,
             shared,
-            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            rbuf: BytesMut::with_capacity(READ_BUF),
+            rgen: 0,
+            rcap: READ_BUF,
+            retired: VecDeque::new(),
+            spare: Vec::new(),
+            spare_low: 0,
+            pin_limit,
             read_done: false,
             out: VecDeque::new(),
             scratch: BytesMut::with_capacity(16 * 1024),
@@ -113,6 +135,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
         {
             let next = t.deadline() + cfg.keep_alive_interval;
             t.as_mut().reset(next.max(Instant::now()));
+            // Give back the spare read buffers that were not needed since the last tick.
+            let unused = self.spare_low.min(self.spare.len());
+            self.spare.truncate(self.spare.len() - unused);
+            self.spare_low = self.spare.len();
             let mut inner = self.shared.lock();
             inner.pool.trim();
             if !inner.nop_pending {
@@ -188,12 +214,15 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             if paused {
                 return progress;
             }
-            let need = self.decoder.needed(&self.rbuf);
-            let want = READ_CHUNK.max(need.saturating_sub(self.rbuf.len()));
-            if self.rbuf.capacity() - self.rbuf.len() < want {
-                self.rbuf.reserve(want);
+            let need = self
+                .decoder
+                .needed(&self.rbuf)
+                .saturating_sub(self.rbuf.len());
+            if self.rbuf.capacity() - self.rbuf.len() < need.max(MIN_SPARE) {
+                self.new_read_buffer(need);
             }
-            // Never read more than `want`: unparsed bytes stay bounded by one chunk plus one frame.
+            // Never read more than a chunk: unparsed bytes stay bounded by one chunk plus one frame.
+            let want = READ_CHUNK.max(need);
             let mut limited = (&mut self.rbuf).limit(want);
             match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut limited) {
                 Poll::Pending => return progress,
@@ -214,6 +243,47 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             }
         }
         progress
+    }
+
+    /// Makes room for at least `need` (and `MIN_SPARE`) more bytes in `rbuf`: in place when no queued
+    /// payload refers to its allocation any more, else in another read buffer (a new generation) that
+    /// gets the unparsed tail (less than one frame). Replaced buffers wait in `retired` until their
+    /// payloads have been read and are then kept for reuse: fresh 256 KiB allocations cost page faults.
+    fn new_read_buffer(&mut self, need: usize) {
+        let len = self.rbuf.len();
+        let room = READ_BUF.max(len + need) - len;
+        let inner = self.shared.lock();
+        if !inner.pins.is_pinned(self.rgen) && self.rbuf.try_reclaim(room) {
+            return;
+        }
+        let mut i = 0;
+        while i < self.retired.len() {
+            if inner.pins.is_pinned(self.retired[i].0) {
+                i += 1;
+                continue;
+            }
+            if let Some((_, mut b)) = self.retired.swap_remove_back(i) {
+                b.clear();
+                // Spares and pinned buffers together stay within the pin limit.
+                if (self.spare.len() + 1) * READ_BUF + inner.pins.bytes() <= self.pin_limit
+                    && b.try_reclaim(READ_BUF)
+                {
+                    self.spare.push(b);
+                }
+            }
+        }
+        drop(inner);
+        let mut fresh = match self.spare.pop() {
+            Some(b) if b.capacity() >= len + room => b,
+            _ => BytesMut::with_capacity(len + room),
+        };
+        self.spare_low = self.spare_low.min(self.spare.len());
+        fresh.extend_from_slice(&self.rbuf);
+        let mut old = std::mem::replace(&mut self.rbuf, fresh);
+        old.clear();
+        self.retired.push_back((self.rgen, old));
+        self.rgen = self.rgen.wrapping_add(1) % crate::recv::COPIED;
+        self.rcap = self.rbuf.capacity();
     }
 
     /// Parses and handles every complete frame in `rbuf` while the session may buffer more.
@@ -266,8 +336,27 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                         && !slot.dropped
                         && slot.error.is_none()
                     {
-                        slot.recv
-                            .push(&self.rbuf[HEADER_LEN..total], &mut inner.pool);
+                        // Slice the payload out of the read buffer unless that would hold too much
+                        // memory alive (a payload already shares a buffer that is held anyway).
+                        if inner.pins.is_pinned(self.rgen)
+                            || inner.pins.bytes() + self.rcap <= self.pin_limit
+                        {
+                            inner.pins.add(self.rgen, self.rcap);
+                            self.rbuf.advance(HEADER_LEN);
+                            slot.recv.push(self.rbuf.split_to(n).freeze(), self.rgen);
+                            slot.recv_len += n;
+                            slot.last_active = epoch;
+                            if let Some(w) = slot.read_waker.take() {
+                                self.wakers.push(w);
+                            }
+                            inner.bucket -= n as i64;
+                            inner.recv_total += n;
+                            continue;
+                        }
+                        slot.recv.push(
+                            Bytes::copy_from_slice(&self.rbuf[HEADER_LEN..total]),
+                            crate::recv::COPIED,
+                        );
                         slot.recv_len += n;
                         slot.last_active = epoch;
                         if let Some(w) = slot.read_waker.take() {
@@ -551,7 +640,7 @@ fn sweep_idle(inner: &mut Inner) {
         slot.wake_reader();
         slot.wake_writer();
         let (recv, send) = (slot.recv_len, slot.send.len());
-        slot.recv.clear(&mut inner.pool);
+        slot.recv.clear(&mut inner.pins);
         slot.recv_len = 0;
         slot.send.clear(&mut inner.pool);
         let fin = !slot.fin_sent;

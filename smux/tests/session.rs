@@ -253,11 +253,78 @@ async fn paused_reader_memory_bounded_v1() {
             "read buffer {}",
             st.read_buffered
         );
+        // Queued payloads are slices of read buffers; the buffers they hold alive stay bounded too.
+        assert!(
+            st.recv_pinned <= cfg.max_receive_buffer + 512 * 1024,
+            "pinned {}",
+            st.recv_pinned
+        );
         assert!(c.stats().send_buffered <= cfg.stream_send_buffer);
         let (n, crc) = read_crc(&mut paused).await;
         let (_st, sent) = writer.await.unwrap();
         assert_eq!((n, crc), (LEN, sent));
         assert_eq!(s.stats().recv_buffered, 0);
+    }
+}
+
+/// Received payloads are slices of the session's read buffers, so a paused stream holding 8 bytes of
+/// every read buffer would keep all of them alive. The session bounds the read buffers held this way
+/// (copying payloads out beyond the bound), and nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_small_payloads_do_not_pin_read_buffers() {
+    for tcp in [false, true] {
+        let mut cfg = cfg(1);
+        cfg.max_receive_buffer = 1024 * 1024;
+        let limit = cfg.max_receive_buffer + 512 * 1024;
+        let (c, s) = pair_cfg(cfg.clone(), cfg.clone(), tcp).await;
+        let mut slow = c.open_stream().await.unwrap();
+        let mut fast = c.open_stream().await.unwrap();
+        const ROUNDS: usize = 1024;
+        const CHUNK: usize = 64 * 1024;
+        // One task alternates: 8 bytes on the paused stream, 64 KiB on the moving one.
+        let writer = tokio::spawn(async move {
+            let small = pattern(5, 8 * ROUNDS);
+            let big = pattern(6, CHUNK);
+            let (mut hs, mut hf) = (crc32fast::Hasher::new(), crc32fast::Hasher::new());
+            for i in 0..ROUNDS {
+                let piece = &small[i * 8..i * 8 + 8];
+                slow.write_all(piece).await.unwrap();
+                slow.flush().await.unwrap();
+                fast.write_all(&big).await.unwrap();
+                hs.update(piece);
+                hf.update(&big);
+            }
+            slow.shutdown().await.unwrap();
+            fast.shutdown().await.unwrap();
+            (slow, fast, hs.finalize(), hf.finalize())
+        });
+        let mut paused = s.accept_stream().await.unwrap();
+        let mut moving = s.accept_stream().await.unwrap();
+        let mut h = crc32fast::Hasher::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let (mut total, mut max_pinned) = (0, 0);
+        loop {
+            let n = moving.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            total += n;
+            let st = s.stats();
+            max_pinned = max_pinned.max(st.recv_pinned);
+            assert!(
+                st.recv_pinned <= limit,
+                "pinned {} > {limit}",
+                st.recv_pinned
+            );
+        }
+        let (_slow, _fast, slow_crc, fast_crc) = writer.await.unwrap();
+        assert_eq!((total, h.finalize()), (ROUNDS * CHUNK, fast_crc));
+        assert!(paused.buffered().0 > 0);
+        let (n, crc) = read_crc(&mut paused).await;
+        assert_eq!((n, crc), (8 * ROUNDS, slow_crc));
+        assert_eq!(s.stats().recv_pinned, 0);
+        println!("tcp={tcp}: max pinned {max_pinned} bytes");
     }
 }
 

@@ -22,9 +22,9 @@ use crate::state::{Ctrl, Inner, Shared, Slot};
 const READ_CHUNK: usize = 256 * 1024;
 /// Capacity of a transport read buffer. Payloads are sliced out of it (see `recv`), so a new one is
 /// started when less than `MIN_SPARE` (or less than the next frame) is left.
-const READ_BUF: usize = 256 * 1024;
+const READ_BUF: usize = 512 * 1024;
 /// Least free space worth a read syscall.
-const MIN_SPARE: usize = 32 * 1024;
+const MIN_SPARE: usize = 128 * 1024;
 /// Bytes gathered into one batch of writes.
 const BATCH_BYTES: usize = 1024 * 1024;
 /// Payloads up to this size are copied next to their header instead of getting their own `IoSlice`.
@@ -483,7 +483,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 frames += 1;
                 budget = budget.saturating_sub(n + HEADER_LEN);
                 inner.send_total -= n;
-                if let Some(w) = slot.write_waker.take() {
+                // A writer waiting for space resumes once half the send buffer is free (not after every
+                // frame), so it refills in large steps with fewer wake-ups.
+                if slot.send.len() <= cfg.stream_send_buffer / 2
+                    && let Some(w) = slot.write_waker.take()
+                {
                     self.wakers.push(w);
                 }
             }

@@ -31,7 +31,7 @@ pub struct Stats {
     /// buffer sizes, released gradually while unused).
     pub pooled_bytes: usize,
     /// Bytes of transport read buffers held alive by received, unread payloads (which are slices of
-    /// them). Bounded by `max_receive_buffer` plus two read buffers (512 KiB); beyond that received
+    /// them). Bounded by `max_receive_buffer` plus two read buffers (1 MiB); beyond that received
     /// payloads are copied out instead.
     pub recv_pinned: usize,
     /// Control frames waiting to be written.

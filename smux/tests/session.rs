@@ -255,7 +255,7 @@ async fn paused_reader_memory_bounded_v1() {
         );
         // Queued payloads are slices of read buffers; the buffers they hold alive stay bounded too.
         assert!(
-            st.recv_pinned <= cfg.max_receive_buffer + 512 * 1024,
+            st.recv_pinned <= cfg.max_receive_buffer + 1024 * 1024,
             "pinned {}",
             st.recv_pinned
         );
@@ -275,7 +275,7 @@ async fn paused_small_payloads_do_not_pin_read_buffers() {
     for tcp in [false, true] {
         let mut cfg = cfg(1);
         cfg.max_receive_buffer = 1024 * 1024;
-        let limit = cfg.max_receive_buffer + 512 * 1024;
+        let limit = cfg.max_receive_buffer + 1024 * 1024;
         let (c, s) = pair_cfg(cfg.clone(), cfg.clone(), tcp).await;
         let mut slow = c.open_stream().await.unwrap();
         let mut fast = c.open_stream().await.unwrap();

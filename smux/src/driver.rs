@@ -66,6 +66,11 @@ pub(crate) struct Driver<T> {
     need_flush: bool,
     shut_down: bool,
     wakers: Vec<Waker>,
+    /// Bytes read or written since the counters in `Inner` were last updated (saves lock round trips).
+    pending_in: u64,
+    pending_out: u64,
+    /// A side of the last driver round stopped with work left (budget used up, or reading paused).
+    busy: bool,
     data_seen: bool,
     ka_send: Option<Pin<Box<Sleep>>>,
     ka_check: Option<Pin<Box<Sleep>>>,
@@ -113,6 +118,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             need_flush: false,
             shut_down: false,
             wakers: Vec::new(),
+            pending_in: 0,
+            pending_out: 0,
+            busy: false,
             data_seen: false,
             ka_send,
             ka_check,
@@ -189,6 +197,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 if inner.error.is_some() || inner.closing {
                     return progress;
                 }
+                inner.bytes_in += std::mem::take(&mut self.pending_in);
                 let r = self.dispatch(&mut inner);
                 inner.read_buffered = self.rbuf.len();
                 match r {
@@ -202,6 +211,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                     }
                     Ok(Parse::Paused) => {
                         inner.read_paused = true;
+                        // Writing may unpause reading (too much control traffic queued).
+                        self.busy = true;
                         true
                     }
                     Ok(Parse::NeedMore) => {
@@ -233,7 +244,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 }
                 Poll::Ready(Ok(n)) => {
                     progress = true;
-                    self.shared.lock().bytes_in += n as u64;
+                    self.pending_in += n as u64;
                 }
                 Poll::Ready(Err(e)) => {
                     self.read_done = true;
@@ -242,6 +253,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 }
             }
         }
+        self.busy = true;
         progress
     }
 
@@ -541,6 +553,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 if inner.error.is_some() || inner.write_error.is_some() {
                     return progress;
                 }
+                inner.bytes_out += std::mem::take(&mut self.pending_out);
                 // Nothing is in flight now: blocks whose bytes went out in earlier batches are free.
                 inner.pool.recycle();
                 let got = self.gather(&mut inner);
@@ -584,7 +597,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 Poll::Ready(Ok(mut n)) => {
                     progress = true;
                     self.need_flush = true;
-                    self.shared.lock().bytes_out += n as u64;
+                    self.pending_out += n as u64;
                     while n > 0 {
                         let Some(front) = self.out.front_mut() else {
                             break;
@@ -604,6 +617,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 }
             }
         }
+        self.busy = true;
         progress
     }
 
@@ -670,7 +684,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        for _ in 0..8 {
+        for round in 0..8 {
+            this.busy = false;
             {
                 let mut inner = this.shared.lock();
                 match &inner.driver_waker {
@@ -681,11 +696,15 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
                     inner.closing = true;
                 }
             }
-            this.poll_timers(cx);
+            if round == 0 {
+                this.poll_timers(cx);
+            }
             let r = this.poll_read_side(cx);
             let w = this.poll_write_side(cx);
             let (error, closing, write_dead) = {
-                let inner = this.shared.lock();
+                let mut inner = this.shared.lock();
+                inner.bytes_in += std::mem::take(&mut this.pending_in);
+                inner.bytes_out += std::mem::take(&mut this.pending_out);
                 (
                     inner.error.is_some(),
                     inner.closing,
@@ -694,7 +713,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
             };
             // After a write error the session lives on while there is still something to read.
             let finished_reading = this.read_done || closing;
-            if error || (write_dead && finished_reading) || (closing && this.out.is_empty() && !w) {
+            if error
+                || (write_dead && finished_reading)
+                || (closing && this.out.is_empty() && !this.busy)
+            {
                 if closing && !error && !write_dead && !this.shut_down {
                     match Pin::new(&mut this.io).poll_shutdown(cx) {
                         Poll::Pending => return Poll::Pending,
@@ -714,7 +736,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
                 this.shared.finished.notify_waiters();
                 return Poll::Ready(());
             }
-            if !r && !w {
+            // Both sides wait for an event (their wakers are registered): another round would only
+            // find the same.
+            if (!r && !w) || !this.busy {
                 return Poll::Pending;
             }
         }

@@ -23,6 +23,8 @@ const READ_CHUNK: usize = 256 * 1024;
 /// Capacity of a transport read buffer. Payloads are sliced out of it (see `recv`), so a new one is
 /// started when less than `MIN_SPARE` (or less than the next frame) is left.
 const READ_BUF: usize = 512 * 1024;
+/// Read buffer of a session gone idle.
+const IDLE_BUF: usize = 4096;
 /// Least free space worth a read syscall.
 const MIN_SPARE: usize = 128 * 1024;
 /// Bytes gathered into one batch of writes.
@@ -50,6 +52,8 @@ pub(crate) struct Driver<T> {
     /// Generation of `rbuf`'s allocation (see `recv::Pins`) and its capacity.
     rgen: u64,
     rcap: usize,
+    /// `rbuf` is the small buffer of an idle session.
+    idle_buf: bool,
     /// Earlier read buffers, by generation, while queued payloads may still refer to them.
     retired: VecDeque<(u64, BytesMut)>,
     /// Empty read buffers kept for reuse, and the fewest seen since the last keepalive tick.
@@ -104,9 +108,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             decoder: Decoder::new(cfg.version, cfg.max_receive_frame_size),
             io,
             shared,
-            rbuf: BytesMut::with_capacity(READ_BUF),
+            rbuf: BytesMut::with_capacity(IDLE_BUF),
             rgen: 0,
-            rcap: READ_BUF,
+            rcap: IDLE_BUF,
+            idle_buf: true,
             retired: VecDeque::new(),
             spare: Vec::new(),
             spare_low: 0,
@@ -143,11 +148,19 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
         {
             let next = t.deadline() + cfg.keep_alive_interval;
             t.as_mut().reset(next.max(Instant::now()));
-            // Give back the spare read buffers that were not needed since the last tick.
+            // Give back the spare read buffers that were not needed since the last tick, those whose
+            // payloads have all been read, and the read buffer itself while it is empty (an idle
+            // session holds none; the next read takes a new one).
             let unused = self.spare_low.min(self.spare.len());
             self.spare.truncate(self.spare.len() - unused);
             self.spare_low = self.spare.len();
             let mut inner = self.shared.lock();
+            self.retired.retain(|(g, _)| inner.pins.is_pinned(*g));
+            if self.rbuf.is_empty() && !inner.pins.is_pinned(self.rgen) {
+                self.rbuf = BytesMut::with_capacity(IDLE_BUF);
+                self.rcap = IDLE_BUF;
+                self.idle_buf = true;
+            }
             inner.pool.trim();
             if !inner.nop_pending {
                 inner.nop_pending = true;
@@ -229,7 +242,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 .decoder
                 .needed(&self.rbuf)
                 .saturating_sub(self.rbuf.len());
-            if self.rbuf.capacity() - self.rbuf.len() < need.max(MIN_SPARE) {
+            // An idle session waits with a small buffer and takes a full one once data arrives.
+            let min_spare = if self.idle_buf {
+                need
+            } else {
+                need.max(MIN_SPARE)
+            };
+            if self.rbuf.capacity() - self.rbuf.len() < min_spare {
                 self.new_read_buffer(need);
             }
             // Never read more than a chunk: unparsed bytes stay bounded by one chunk plus one frame.
@@ -244,6 +263,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 }
                 Poll::Ready(Ok(n)) => {
                     progress = true;
+                    // A read that filled the small buffer of an idle session: traffic is back.
+                    if self.rbuf.capacity() == self.rbuf.len() {
+                        self.idle_buf = false;
+                    }
                     self.pending_in += n as u64;
                 }
                 Poll::Ready(Err(e)) => {
@@ -257,13 +280,25 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
         progress
     }
 
+    /// Bytes of transport read buffers held: the current one, spares, and replaced ones whose payloads
+    /// are still queued.
+    fn read_buffer_bytes(&self) -> usize {
+        let current = if self.rbuf.capacity() > 0 {
+            self.rcap
+        } else {
+            0
+        };
+        current + (self.spare.len() + self.retired.len()) * READ_BUF
+    }
+
     /// Makes room for at least `need` (and `MIN_SPARE`) more bytes in `rbuf`: in place when no queued
     /// payload refers to its allocation any more, else in another read buffer (a new generation) that
     /// gets the unparsed tail (less than one frame). Replaced buffers wait in `retired` until their
     /// payloads have been read and are then kept for reuse: fresh 256 KiB allocations cost page faults.
     fn new_read_buffer(&mut self, need: usize) {
         let len = self.rbuf.len();
-        let room = READ_BUF.max(len + need) - len;
+        let size = if self.idle_buf { IDLE_BUF } else { READ_BUF };
+        let room = size.max(len + need) - len;
         let inner = self.shared.lock();
         if !inner.pins.is_pinned(self.rgen) && self.rbuf.try_reclaim(room) {
             return;
@@ -285,7 +320,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             }
         }
         drop(inner);
-        let mut fresh = match self.spare.pop() {
+        let spare = if self.idle_buf {
+            None
+        } else {
+            self.spare.pop()
+        };
+        let mut fresh = match spare {
             Some(b) if b.capacity() >= len + room => b,
             _ => BytesMut::with_capacity(len + room),
         };
@@ -705,6 +745,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
                 let mut inner = this.shared.lock();
                 inner.bytes_in += std::mem::take(&mut this.pending_in);
                 inner.bytes_out += std::mem::take(&mut this.pending_out);
+                inner.read_buffers = this.read_buffer_bytes();
                 (
                     inner.error.is_some(),
                     inner.closing,

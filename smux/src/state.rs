@@ -123,6 +123,8 @@ pub(crate) struct Inner {
     pub recv_total: usize,
     pub send_total: usize,
     pub read_buffered: usize,
+    /// Bytes of transport read buffers the driver holds (published by the driver).
+    pub read_buffers: usize,
     pub read_paused: bool,
     pub frames_in: u64,
     pub frames_out: u64,
@@ -224,6 +226,7 @@ impl Shared {
                 recv_total: 0,
                 send_total: 0,
                 read_buffered: 0,
+                read_buffers: 0,
                 read_paused: false,
                 frames_in: 0,
                 frames_out: 0,

@@ -582,6 +582,37 @@ async fn keepalive_nops_and_timeout() {
     );
 }
 
+/// After a transfer, an idle session gives its read buffers back at the next keepalive tick.
+#[tokio::test(start_paused = true)]
+async fn idle_session_releases_read_buffers() {
+    let (c, s) = pair(1, false).await;
+    let mut st = c.open_stream().await.unwrap();
+    let writer = tokio::spawn(async move {
+        let crc = write_pattern(&mut st, 3, 4 * 1024 * 1024, 32 * 1024).await;
+        st.shutdown().await.unwrap();
+        (st, crc)
+    });
+    let mut t = s.accept_stream().await.unwrap();
+    let (n, crc) = read_crc(&mut t).await;
+    let (_st, sent) = writer.await.unwrap();
+    assert_eq!((n, crc), (4 * 1024 * 1024, sent));
+    assert!(
+        s.stats().read_buffers > 0,
+        "the transfer used a read buffer"
+    );
+    assert_eq!(s.stats().recv_pinned, 0);
+    // Two keepalive ticks: spares unused since the first one go at the second.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let st = s.stats();
+    assert!(
+        st.read_buffers <= 4096,
+        "idle session holds {} bytes of read buffers",
+        st.read_buffers
+    );
+    assert!(s.error().is_none());
+}
+
 /// Frames arriving keep the session alive past the timeout.
 #[tokio::test(start_paused = true)]
 async fn keepalive_traffic_keeps_session_alive() {

@@ -390,25 +390,16 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                     {
                         // Slice the payload out of the read buffer unless that would hold too much
                         // memory alive (a payload already shares a buffer that is held anyway).
-                        if inner.pins.is_pinned(self.rgen)
-                            || inner.pins.bytes() + self.rcap <= self.pin_limit
-                        {
+                        let sliced = inner.pins.is_pinned(self.rgen)
+                            || inner.pins.bytes() + self.rcap <= self.pin_limit;
+                        if sliced {
                             inner.pins.add(self.rgen, self.rcap);
                             self.rbuf.advance(HEADER_LEN);
                             slot.recv.push(self.rbuf.split_to(n).freeze(), self.rgen);
-                            slot.recv_len += n;
-                            slot.last_active = epoch;
-                            if let Some(w) = slot.read_waker.take() {
-                                self.wakers.push(w);
-                            }
-                            inner.bucket -= n as i64;
-                            inner.recv_total += n;
-                            continue;
+                        } else {
+                            let data = Bytes::copy_from_slice(&self.rbuf[HEADER_LEN..total]);
+                            slot.recv.push(data, crate::recv::COPIED);
                         }
-                        slot.recv.push(
-                            Bytes::copy_from_slice(&self.rbuf[HEADER_LEN..total]),
-                            crate::recv::COPIED,
-                        );
                         slot.recv_len += n;
                         slot.last_active = epoch;
                         if let Some(w) = slot.read_waker.take() {
@@ -416,6 +407,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                         }
                         inner.bucket -= n as i64;
                         inner.recv_total += n;
+                        if sliced {
+                            // The frame is consumed already.
+                            continue;
+                        }
                     }
                 }
                 Cmd::Upd => {

@@ -23,6 +23,8 @@ const READ_CHUNK: usize = 256 * 1024;
 /// Capacity of a transport read buffer. Payloads are sliced out of it (see `recv`), so a new one is
 /// started when less than `MIN_SPARE` (or less than the next frame) is left.
 const READ_BUF: usize = 512 * 1024;
+/// Received payloads up to this size are copied into the stream's queue rather than sliced.
+const SMALL_RECV: usize = 512;
 /// Read buffer of a session gone idle.
 const IDLE_BUF: usize = 4096;
 /// Least free space worth a read syscall.
@@ -390,15 +392,16 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                     {
                         // Slice the payload out of the read buffer unless that would hold too much
                         // memory alive (a payload already shares a buffer that is held anyway).
-                        let sliced = inner.pins.is_pinned(self.rgen)
-                            || inner.pins.bytes() + self.rcap <= self.pin_limit;
+                        // Small payloads are copied (cheaper than a slice, and compact).
+                        let sliced = n > SMALL_RECV
+                            && (inner.pins.is_pinned(self.rgen)
+                                || inner.pins.bytes() + self.rcap <= self.pin_limit);
                         if sliced {
                             inner.pins.add(self.rgen, self.rcap);
                             self.rbuf.advance(HEADER_LEN);
                             slot.recv.push(self.rbuf.split_to(n).freeze(), self.rgen);
                         } else {
-                            let data = Bytes::copy_from_slice(&self.rbuf[HEADER_LEN..total]);
-                            slot.recv.push(data, crate::recv::COPIED);
+                            slot.recv.push_copy(&self.rbuf[HEADER_LEN..total]);
                         }
                         slot.recv_len += n;
                         slot.last_active = epoch;

@@ -8,9 +8,9 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 
-/// Generation of payloads that were copied out and pin no read buffer.
+/// Generation of payloads that were copied out and pin no read buffer (not a real generation).
 pub(crate) const COPIED: u64 = u64::MAX;
 
 /// Read buffers held alive by queued payloads.
@@ -56,16 +56,30 @@ impl Pins {
     }
 }
 
-/// A FIFO of received payloads.
+/// A FIFO of received payloads. Small payloads (and payloads the driver must not slice) are copied
+/// into `tail`, which is logically after `q`: a queue entry costs about 40 bytes, so many tiny frames
+/// must not become one entry each.
 #[derive(Debug, Default)]
 pub(crate) struct RecvQueue {
     q: VecDeque<(Bytes, u64)>,
+    tail: BytesMut,
 }
 
+/// A `tail` emptied by reading keeps its allocation only up to this size (idle streams stay small).
+const TAIL_KEEP: usize = 4096;
+
 impl RecvQueue {
-    /// Appends a payload of read buffer `generation` (already counted in [`Pins::add`], or [`COPIED`]).
+    /// Appends a payload of read buffer `generation` (already counted in [`Pins::add`]).
     pub fn push(&mut self, data: Bytes, generation: u64) {
+        if !self.tail.is_empty() {
+            self.q.push_back((self.tail.split().freeze(), COPIED));
+        }
         self.q.push_back((data, generation));
+    }
+
+    /// Appends a copy of `data`.
+    pub fn push_copy(&mut self, data: &[u8]) {
+        self.tail.extend_from_slice(data);
     }
 
     /// Copies up to `dst.len()` bytes out, returning how many.
@@ -85,6 +99,15 @@ impl RecvQueue {
                 pins.release(generation);
             }
         }
+        if n < dst.len() && !self.tail.is_empty() {
+            let k = self.tail.len().min(dst.len() - n);
+            dst[n..n + k].copy_from_slice(&self.tail[..k]);
+            self.tail.advance(k);
+            n += k;
+            if self.tail.is_empty() && self.tail.capacity() > TAIL_KEEP {
+                self.tail = BytesMut::new();
+            }
+        }
         n
     }
 
@@ -93,6 +116,7 @@ impl RecvQueue {
         for (_, generation) in self.q.drain(..) {
             pins.release(generation);
         }
+        self.tail = BytesMut::new();
     }
 }
 
@@ -110,7 +134,7 @@ mod tests {
         a.push(chunk.slice(0..10), 7);
         pins.add(7, 1000);
         b.push(chunk.slice(10..20), 7);
-        a.push(Bytes::from_static(b"copied"), COPIED);
+        a.push_copy(b"copied");
         assert_eq!(pins.bytes(), 1000);
         let mut out = [0u8; 12];
         assert_eq!(a.read_into(&mut out, &mut pins), 12);
@@ -122,5 +146,42 @@ mod tests {
         assert_eq!(a.read_into(&mut out, &mut pins), 4);
         assert_eq!(&out[..4], b"pied");
         assert_eq!(a.read_into(&mut out, &mut pins), 0);
+    }
+}
+
+#[cfg(test)]
+mod tail_tests {
+    use super::*;
+
+    #[test]
+    fn copied_and_sliced_payloads_keep_their_order() {
+        let mut pins = Pins::default();
+        let mut q = RecvQueue::default();
+        let chunk = Bytes::from_static(b"BBBBDDDD");
+        q.push_copy(b"a");
+        q.push_copy(b"aa");
+        pins.add(1, 8);
+        q.push(chunk.slice(0..4), 1);
+        q.push_copy(b"ccc");
+        pins.add(1, 8);
+        q.push(chunk.slice(4..8), 1);
+        q.push_copy(b"ee");
+        let mut out = Vec::new();
+        let mut buf = [0u8; 3];
+        loop {
+            let n = q.read_into(&mut buf, &mut pins);
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(&out[..], b"aaaBBBBcccDDDDee");
+        assert_eq!(pins.bytes(), 0);
+        // Many tiny payloads stay one compact buffer, not one entry each.
+        for _ in 0..10_000 {
+            q.push_copy(b"x");
+        }
+        assert!(q.q.is_empty());
+        assert!(q.tail.capacity() < 2 * 10_000 + 64);
     }
 }

@@ -267,7 +267,7 @@ async fn paused_reader_memory_bounded_v1() {
     }
 }
 
-/// Received payloads are slices of the session's read buffers, so a paused stream holding 8 bytes of
+/// Received payloads are slices of the session's read buffers, so a paused stream holding 1 KiB of
 /// every read buffer would keep all of them alive. The session bounds the read buffers held this way
 /// (copying payloads out beyond the bound), and nothing is lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -279,15 +279,17 @@ async fn paused_small_payloads_do_not_pin_read_buffers() {
         let (c, s) = pair_cfg(cfg.clone(), cfg.clone(), tcp).await;
         let mut slow = c.open_stream().await.unwrap();
         let mut fast = c.open_stream().await.unwrap();
-        const ROUNDS: usize = 1024;
+        const ROUNDS: usize = 512;
         const CHUNK: usize = 64 * 1024;
-        // One task alternates: 8 bytes on the paused stream, 64 KiB on the moving one.
+        const SMALL: usize = 1024;
+        // One task alternates: 1 KiB on the paused stream (above the size that is always copied),
+        // 64 KiB on the moving one.
         let writer = tokio::spawn(async move {
-            let small = pattern(5, 8 * ROUNDS);
+            let small = pattern(5, SMALL * ROUNDS);
             let big = pattern(6, CHUNK);
             let (mut hs, mut hf) = (crc32fast::Hasher::new(), crc32fast::Hasher::new());
             for i in 0..ROUNDS {
-                let piece = &small[i * 8..i * 8 + 8];
+                let piece = &small[i * SMALL..(i + 1) * SMALL];
                 slow.write_all(piece).await.unwrap();
                 slow.flush().await.unwrap();
                 fast.write_all(&big).await.unwrap();
@@ -311,7 +313,7 @@ async fn paused_small_payloads_do_not_pin_read_buffers() {
         assert_eq!(got, (ROUNDS * CHUNK, fast_crc));
         assert!(paused.buffered().0 > 0);
         let (n, crc) = read_crc(&mut paused).await;
-        assert_eq!((n, crc), (8 * ROUNDS, slow_crc));
+        assert_eq!((n, crc), (SMALL * ROUNDS, slow_crc));
         assert_eq!(s.stats().recv_pinned, 0);
         println!("tcp={tcp}: max pinned {max_pinned} bytes");
     }

@@ -18,8 +18,17 @@ use crate::error::Error;
 use crate::frame::{Cmd, Decoder, HEADER_LEN, Header};
 use crate::state::{Ctrl, Inner, Shared, Slot};
 
-/// Bytes asked of the transport per read.
+/// Bytes asked of the transport per read, at most.
 const READ_CHUNK: usize = 256 * 1024;
+/// Capacity of a transport read buffer. Payloads are sliced out of it (see `recv`), so a new one is
+/// started when less than `MIN_SPARE` (or less than the next frame) is left.
+const READ_BUF: usize = 512 * 1024;
+/// Received payloads up to this size are copied into the stream's queue rather than sliced.
+const SMALL_RECV: usize = 512;
+/// Read buffer of a session gone idle.
+const IDLE_BUF: usize = 4096;
+/// Least free space worth a read syscall.
+const MIN_SPARE: usize = 128 * 1024;
 /// Bytes gathered into one batch of writes.
 const BATCH_BYTES: usize = 1024 * 1024;
 /// Payloads up to this size are copied next to their header instead of getting their own `IoSlice`.
@@ -42,6 +51,18 @@ pub(crate) struct Driver<T> {
     version: u8,
     decoder: Decoder,
     rbuf: BytesMut,
+    /// Generation of `rbuf`'s allocation (see `recv::Pins`) and its capacity.
+    rgen: u64,
+    rcap: usize,
+    /// `rbuf` is the small buffer of an idle session.
+    idle_buf: bool,
+    /// Earlier read buffers, by generation, while queued payloads may still refer to them.
+    retired: VecDeque<(u64, BytesMut)>,
+    /// Empty read buffers kept for reuse, and the fewest seen since the last keepalive tick.
+    spare: Vec<BytesMut>,
+    spare_low: usize,
+    /// Most bytes of read buffers that queued payloads may hold alive; beyond it payloads are copied.
+    pin_limit: usize,
     read_done: bool,
     /// Chunks of the batch being written.
     out: VecDeque<Bytes>,
@@ -51,6 +72,11 @@ pub(crate) struct Driver<T> {
     need_flush: bool,
     shut_down: bool,
     wakers: Vec<Waker>,
+    /// Bytes read or written since the counters in `Inner` were last updated (saves lock round trips).
+    pending_in: u64,
+    pending_out: u64,
+    /// A side of the last driver round stopped with work left (budget used up, or reading paused).
+    busy: bool,
     data_seen: bool,
     ka_send: Option<Pin<Box<Sleep>>>,
     ka_check: Option<Pin<Box<Sleep>>>,
@@ -78,12 +104,20 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             (Box::pin(tokio::time::sleep_until(now + half)), half)
         });
         let vectored = io.is_write_vectored();
+        let pin_limit = cfg.max_receive_buffer + 2 * READ_BUF;
         Driver {
             version: cfg.version,
             decoder: Decoder::new(cfg.version, cfg.max_receive_frame_size),
             io,
             shared,
-            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            rbuf: BytesMut::with_capacity(IDLE_BUF),
+            rgen: 0,
+            rcap: IDLE_BUF,
+            idle_buf: true,
+            retired: VecDeque::new(),
+            spare: Vec::new(),
+            spare_low: 0,
+            pin_limit,
             read_done: false,
             out: VecDeque::new(),
             scratch: BytesMut::with_capacity(16 * 1024),
@@ -91,6 +125,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             need_flush: false,
             shut_down: false,
             wakers: Vec::new(),
+            pending_in: 0,
+            pending_out: 0,
+            busy: false,
             data_seen: false,
             ka_send,
             ka_check,
@@ -113,7 +150,19 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
         {
             let next = t.deadline() + cfg.keep_alive_interval;
             t.as_mut().reset(next.max(Instant::now()));
+            // Give back the spare read buffers that were not needed since the last tick, those whose
+            // payloads have all been read, and the read buffer itself while it is empty (an idle
+            // session holds none; the next read takes a new one).
+            let unused = self.spare_low.min(self.spare.len());
+            self.spare.truncate(self.spare.len() - unused);
+            self.spare_low = self.spare.len();
             let mut inner = self.shared.lock();
+            self.retired.retain(|(g, _)| inner.pins.is_pinned(*g));
+            if self.rbuf.is_empty() && !inner.pins.is_pinned(self.rgen) {
+                self.rbuf = BytesMut::with_capacity(IDLE_BUF);
+                self.rcap = IDLE_BUF;
+                self.idle_buf = true;
+            }
             inner.pool.trim();
             if !inner.nop_pending {
                 inner.nop_pending = true;
@@ -163,6 +212,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 if inner.error.is_some() || inner.closing {
                     return progress;
                 }
+                inner.bytes_in += std::mem::take(&mut self.pending_in);
                 let r = self.dispatch(&mut inner);
                 inner.read_buffered = self.rbuf.len();
                 match r {
@@ -176,6 +226,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                     }
                     Ok(Parse::Paused) => {
                         inner.read_paused = true;
+                        // Writing may unpause reading (too much control traffic queued).
+                        self.busy = true;
                         true
                     }
                     Ok(Parse::NeedMore) => {
@@ -188,12 +240,21 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             if paused {
                 return progress;
             }
-            let need = self.decoder.needed(&self.rbuf);
-            let want = READ_CHUNK.max(need.saturating_sub(self.rbuf.len()));
-            if self.rbuf.capacity() - self.rbuf.len() < want {
-                self.rbuf.reserve(want);
+            let need = self
+                .decoder
+                .needed(&self.rbuf)
+                .saturating_sub(self.rbuf.len());
+            // An idle session waits with a small buffer and takes a full one once data arrives.
+            let min_spare = if self.idle_buf {
+                need
+            } else {
+                need.max(MIN_SPARE)
+            };
+            if self.rbuf.capacity() - self.rbuf.len() < min_spare {
+                self.new_read_buffer(need);
             }
-            // Never read more than `want`: unparsed bytes stay bounded by one chunk plus one frame.
+            // Never read more than a chunk: unparsed bytes stay bounded by one chunk plus one frame.
+            let want = READ_CHUNK.max(need);
             let mut limited = (&mut self.rbuf).limit(want);
             match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut limited) {
                 Poll::Pending => return progress,
@@ -204,7 +265,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 }
                 Poll::Ready(Ok(n)) => {
                     progress = true;
-                    self.shared.lock().bytes_in += n as u64;
+                    // A read that filled the small buffer of an idle session: traffic is back.
+                    if self.rbuf.capacity() == self.rbuf.len() {
+                        self.idle_buf = false;
+                    }
+                    self.pending_in += n as u64;
                 }
                 Poll::Ready(Err(e)) => {
                     self.read_done = true;
@@ -213,7 +278,66 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 }
             }
         }
+        self.busy = true;
         progress
+    }
+
+    /// Bytes of transport read buffers held: the current one, spares, and replaced ones whose payloads
+    /// are still queued.
+    fn read_buffer_bytes(&self) -> usize {
+        let current = if self.rbuf.capacity() > 0 {
+            self.rcap
+        } else {
+            0
+        };
+        current + (self.spare.len() + self.retired.len()) * READ_BUF
+    }
+
+    /// Makes room for at least `need` (and `MIN_SPARE`) more bytes in `rbuf`: in place when no queued
+    /// payload refers to its allocation any more, else in another read buffer (a new generation) that
+    /// gets the unparsed tail (less than one frame). Replaced buffers wait in `retired` until their
+    /// payloads have been read and are then kept for reuse: fresh 256 KiB allocations cost page faults.
+    fn new_read_buffer(&mut self, need: usize) {
+        let len = self.rbuf.len();
+        let size = if self.idle_buf { IDLE_BUF } else { READ_BUF };
+        let room = size.max(len + need) - len;
+        let inner = self.shared.lock();
+        if !inner.pins.is_pinned(self.rgen) && self.rbuf.try_reclaim(room) {
+            return;
+        }
+        let mut i = 0;
+        while i < self.retired.len() {
+            if inner.pins.is_pinned(self.retired[i].0) {
+                i += 1;
+                continue;
+            }
+            if let Some((_, mut b)) = self.retired.swap_remove_back(i) {
+                b.clear();
+                // Spares and pinned buffers together stay within the pin limit.
+                if (self.spare.len() + 1) * READ_BUF + inner.pins.bytes() <= self.pin_limit
+                    && b.try_reclaim(READ_BUF)
+                {
+                    self.spare.push(b);
+                }
+            }
+        }
+        drop(inner);
+        let spare = if self.idle_buf {
+            None
+        } else {
+            self.spare.pop()
+        };
+        let mut fresh = match spare {
+            Some(b) if b.capacity() >= len + room => b,
+            _ => BytesMut::with_capacity(len + room),
+        };
+        self.spare_low = self.spare_low.min(self.spare.len());
+        fresh.extend_from_slice(&self.rbuf);
+        let mut old = std::mem::replace(&mut self.rbuf, fresh);
+        old.clear();
+        self.retired.push_back((self.rgen, old));
+        self.rgen = self.rgen.wrapping_add(1) % crate::recv::COPIED;
+        self.rcap = self.rbuf.capacity();
     }
 
     /// Parses and handles every complete frame in `rbuf` while the session may buffer more.
@@ -266,8 +390,19 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                         && !slot.dropped
                         && slot.error.is_none()
                     {
-                        slot.recv
-                            .push(&self.rbuf[HEADER_LEN..total], &mut inner.pool);
+                        // Slice the payload out of the read buffer unless that would hold too much
+                        // memory alive (a payload already shares a buffer that is held anyway).
+                        // Small payloads are copied (cheaper than a slice, and compact).
+                        let sliced = n > SMALL_RECV
+                            && (inner.pins.is_pinned(self.rgen)
+                                || inner.pins.bytes() + self.rcap <= self.pin_limit);
+                        if sliced {
+                            inner.pins.add(self.rgen, self.rcap);
+                            self.rbuf.advance(HEADER_LEN);
+                            slot.recv.push(self.rbuf.split_to(n).freeze(), self.rgen);
+                        } else {
+                            slot.recv.push_copy(&self.rbuf[HEADER_LEN..total]);
+                        }
                         slot.recv_len += n;
                         slot.last_active = epoch;
                         if let Some(w) = slot.read_waker.take() {
@@ -275,6 +410,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                         }
                         inner.bucket -= n as i64;
                         inner.recv_total += n;
+                        if sliced {
+                            // The frame is consumed already.
+                            continue;
+                        }
                     }
                 }
                 Cmd::Upd => {
@@ -394,7 +533,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 frames += 1;
                 budget = budget.saturating_sub(n + HEADER_LEN);
                 inner.send_total -= n;
-                if let Some(w) = slot.write_waker.take() {
+                // A writer waiting for space resumes once half the send buffer is free (not after every
+                // frame), so it refills in large steps with fewer wake-ups.
+                if slot.send.len() <= cfg.stream_send_buffer / 2
+                    && let Some(w) = slot.write_waker.take()
+                {
                     self.wakers.push(w);
                 }
             }
@@ -448,6 +591,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 if inner.error.is_some() || inner.write_error.is_some() {
                     return progress;
                 }
+                inner.bytes_out += std::mem::take(&mut self.pending_out);
                 // Nothing is in flight now: blocks whose bytes went out in earlier batches are free.
                 inner.pool.recycle();
                 let got = self.gather(&mut inner);
@@ -491,7 +635,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 Poll::Ready(Ok(mut n)) => {
                     progress = true;
                     self.need_flush = true;
-                    self.shared.lock().bytes_out += n as u64;
+                    self.pending_out += n as u64;
                     while n > 0 {
                         let Some(front) = self.out.front_mut() else {
                             break;
@@ -511,6 +655,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 }
             }
         }
+        self.busy = true;
         progress
     }
 
@@ -551,7 +696,7 @@ fn sweep_idle(inner: &mut Inner) {
         slot.wake_reader();
         slot.wake_writer();
         let (recv, send) = (slot.recv_len, slot.send.len());
-        slot.recv.clear(&mut inner.pool);
+        slot.recv.clear(&mut inner.pins);
         slot.recv_len = 0;
         slot.send.clear(&mut inner.pool);
         let fin = !slot.fin_sent;
@@ -577,7 +722,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        for _ in 0..8 {
+        for round in 0..8 {
+            this.busy = false;
             {
                 let mut inner = this.shared.lock();
                 match &inner.driver_waker {
@@ -588,11 +734,16 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
                     inner.closing = true;
                 }
             }
-            this.poll_timers(cx);
+            if round == 0 {
+                this.poll_timers(cx);
+            }
             let r = this.poll_read_side(cx);
             let w = this.poll_write_side(cx);
             let (error, closing, write_dead) = {
-                let inner = this.shared.lock();
+                let mut inner = this.shared.lock();
+                inner.bytes_in += std::mem::take(&mut this.pending_in);
+                inner.bytes_out += std::mem::take(&mut this.pending_out);
+                inner.read_buffers = this.read_buffer_bytes();
                 (
                     inner.error.is_some(),
                     inner.closing,
@@ -601,7 +752,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
             };
             // After a write error the session lives on while there is still something to read.
             let finished_reading = this.read_done || closing;
-            if error || (write_dead && finished_reading) || (closing && this.out.is_empty() && !w) {
+            if error
+                || (write_dead && finished_reading)
+                || (closing && this.out.is_empty() && !this.busy)
+            {
                 if closing && !error && !write_dead && !this.shut_down {
                     match Pin::new(&mut this.io).poll_shutdown(cx) {
                         Poll::Pending => return Poll::Pending,
@@ -621,7 +775,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
                 this.shared.finished.notify_waiters();
                 return Poll::Ready(());
             }
-            if !r && !w {
+            // Both sides wait for an event (their wakers are registered): another round would only
+            // find the same.
+            if (!r && !w) || !this.busy {
                 return Poll::Pending;
             }
         }

@@ -19,6 +19,7 @@ mod driver;
 mod error;
 pub mod frame;
 mod queue;
+mod recv;
 mod session;
 mod state;
 mod stream;

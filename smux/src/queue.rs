@@ -1,4 +1,4 @@
-//! Per-stream byte queues made of blocks, with a small per-session pool of 64 KiB blocks.
+//! Per-stream send queues made of blocks, with a small per-session pool of 64 KiB blocks.
 //!
 //! Why blocks: one growing buffer per stream reallocates (and touches fresh pages) whenever it is not
 //! drained completely, and a buffer shared with in-flight frames cannot be reused. Blocks are filled
@@ -140,25 +140,6 @@ impl ByteQueue {
         self.blocks.front().map_or(0, |b| b.buf.len())
     }
 
-    /// Copies up to `dst.len()` bytes out, returning how many.
-    pub fn read_into(&mut self, dst: &mut [u8], pool: &mut Pool) -> usize {
-        let mut n = 0;
-        while n < dst.len() {
-            let Some(b) = self.blocks.front_mut() else {
-                break;
-            };
-            let k = b.buf.len().min(dst.len() - n);
-            dst[n..n + k].copy_from_slice(&b.buf[..k]);
-            b.buf.advance(k);
-            n += k;
-            if b.buf.is_empty() {
-                self.pop_front_if_spent(pool);
-            }
-        }
-        self.len -= n;
-        n
-    }
-
     /// Copies `n <= front_len()` bytes from the front block to `dst` and consumes them.
     pub fn copy_front_to(&mut self, n: usize, dst: &mut BytesMut, pool: &mut Pool) {
         if let Some(b) = self.blocks.front_mut() {
@@ -214,16 +195,15 @@ mod tests {
         let mut q = ByteQueue::default();
         let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         let mut fed = 0;
-        let mut out = Vec::new();
-        let mut buf = vec![0u8; 7777];
+        let mut out = BytesMut::new();
         while out.len() < data.len() {
             if fed < data.len() {
                 let k = (data.len() - fed).min(10_000 + fed % 5000);
                 q.push(&data[fed..fed + k], &mut pool);
                 fed += k;
             }
-            let n = q.read_into(&mut buf, &mut pool);
-            out.extend_from_slice(&buf[..n]);
+            let n = q.front_len().min(7777);
+            q.copy_front_to(n, &mut out, &mut pool);
             assert_eq!(q.len(), fed - out.len());
         }
         assert_eq!(out, data);

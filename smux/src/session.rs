@@ -27,9 +27,17 @@ pub struct Stats {
     pub send_buffered: usize,
     /// Bytes read from the transport but not yet parsed into frames.
     pub read_buffered: usize,
-    /// Bytes of free blocks kept for reuse by the stream queues (bounded by the receive plus send
+    /// Bytes of free blocks kept for reuse by the stream send queues (bounded by the receive plus send
     /// buffer sizes, released gradually while unused).
     pub pooled_bytes: usize,
+    /// Bytes of transport read buffers the session holds: the one being filled, a few spares, and
+    /// earlier ones that unread payloads still refer to. Given back while the session is idle (at
+    /// the keepalive tick).
+    pub read_buffers: usize,
+    /// Bytes of transport read buffers held alive by received, unread payloads (which are slices of
+    /// them). Bounded by `max_receive_buffer` plus two read buffers (1 MiB); beyond that received
+    /// payloads are copied out instead.
+    pub recv_pinned: usize,
     /// Control frames waiting to be written.
     pub control_queued: usize,
     /// The smux token bucket (may dip below zero by one frame).
@@ -217,6 +225,8 @@ impl Session {
             send_buffered: inner.send_total,
             read_buffered: inner.read_buffered,
             pooled_bytes: inner.pool.free_blocks() * crate::queue::BLOCK,
+            read_buffers: inner.read_buffers,
+            recv_pinned: inner.pins.bytes(),
             control_queued: inner.ctrl.len(),
             bucket: inner.bucket,
             read_paused: inner.read_paused,

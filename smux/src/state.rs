@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 use crate::config::Config;
 use crate::error::Error;
 use crate::queue::{ByteQueue, Pool};
+use crate::recv::{Pins, RecvQueue};
 
 /// A control frame waiting to be written. Kept symbolic so that at most one UPD per stream is pending and
 /// it carries the newest `consumed` count when it is finally written.
@@ -23,8 +24,8 @@ pub(crate) enum Ctrl {
 /// Per-stream state.
 #[derive(Debug, Default)]
 pub(crate) struct Slot {
-    /// Received, unread bytes (copied out of the transport read buffer, so that buffer is reused).
-    pub recv: ByteQueue,
+    /// Received, unread payloads (slices of the driver's read buffers, see `recv`).
+    pub recv: RecvQueue,
     pub recv_len: usize,
     pub send: ByteQueue,
     /// In `Inner::ready`.
@@ -94,8 +95,10 @@ impl Slot {
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub streams: HashMap<u32, Slot>,
-    /// Free blocks for the stream queues.
+    /// Free blocks for the stream send queues.
     pub pool: Pool,
+    /// Driver read buffers held alive by received payloads.
+    pub pins: Pins,
     /// Streams with data (or a FIN) to send, round robin.
     pub ready: VecDeque<u32>,
     pub ctrl: VecDeque<Ctrl>,
@@ -120,6 +123,8 @@ pub(crate) struct Inner {
     pub recv_total: usize,
     pub send_total: usize,
     pub read_buffered: usize,
+    /// Bytes of transport read buffers the driver holds (published by the driver).
+    pub read_buffers: usize,
     pub read_paused: bool,
     pub frames_in: u64,
     pub frames_out: u64,
@@ -169,7 +174,7 @@ impl Inner {
                 self.return_tokens(slot.recv_len);
             }
             self.send_total -= slot.send.len();
-            slot.recv.clear(&mut self.pool);
+            slot.recv.clear(&mut self.pins);
             slot.send.clear(&mut self.pool);
         }
     }
@@ -202,6 +207,7 @@ impl Shared {
             inner: Mutex::new(Inner {
                 streams: HashMap::new(),
                 pool: Pool::new(config.max_receive_buffer + config.stream_send_buffer),
+                pins: Pins::default(),
                 ready: VecDeque::new(),
                 ctrl: VecDeque::new(),
                 nop_pending: false,
@@ -220,6 +226,7 @@ impl Shared {
                 recv_total: 0,
                 send_total: 0,
                 read_buffered: 0,
+                read_buffers: 0,
                 read_paused: false,
                 frames_in: 0,
                 frames_out: 0,

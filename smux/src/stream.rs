@@ -88,7 +88,7 @@ impl AsyncRead for Stream {
         if slot.recv_len > 0 {
             let n = slot
                 .recv
-                .read_into(buf.initialize_unfilled(), &mut inner.pool);
+                .read_into(buf.initialize_unfilled(), &mut inner.pins);
             buf.advance(n);
             slot.recv_len -= n;
             if cfg.version == 2 {
@@ -216,7 +216,7 @@ impl Drop for Stream {
         slot.read_waker = None;
         slot.write_waker = None;
         let unread = slot.recv_len;
-        slot.recv.clear(&mut inner.pool);
+        slot.recv.clear(&mut inner.pins);
         slot.recv_len = 0;
         if unread > 0 {
             inner.return_tokens(unread);

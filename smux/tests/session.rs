@@ -253,11 +253,69 @@ async fn paused_reader_memory_bounded_v1() {
             "read buffer {}",
             st.read_buffered
         );
+        // Queued payloads are slices of read buffers; the buffers they hold alive stay bounded too.
+        assert!(
+            st.recv_pinned <= cfg.max_receive_buffer + 1024 * 1024,
+            "pinned {}",
+            st.recv_pinned
+        );
         assert!(c.stats().send_buffered <= cfg.stream_send_buffer);
         let (n, crc) = read_crc(&mut paused).await;
         let (_st, sent) = writer.await.unwrap();
         assert_eq!((n, crc), (LEN, sent));
         assert_eq!(s.stats().recv_buffered, 0);
+    }
+}
+
+/// Received payloads are slices of the session's read buffers, so a paused stream holding 1 KiB of
+/// every read buffer would keep all of them alive. The session bounds the read buffers held this way
+/// (copying payloads out beyond the bound), and nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_small_payloads_do_not_pin_read_buffers() {
+    for tcp in [false, true] {
+        let mut cfg = cfg(1);
+        cfg.max_receive_buffer = 1024 * 1024;
+        let limit = cfg.max_receive_buffer + 1024 * 1024;
+        let (c, s) = pair_cfg(cfg.clone(), cfg.clone(), tcp).await;
+        let mut slow = c.open_stream().await.unwrap();
+        let mut fast = c.open_stream().await.unwrap();
+        const ROUNDS: usize = 512;
+        const CHUNK: usize = 64 * 1024;
+        const SMALL: usize = 1024;
+        // One task alternates: 1 KiB on the paused stream (above the size that is always copied),
+        // 64 KiB on the moving one.
+        let writer = tokio::spawn(async move {
+            let small = pattern(5, SMALL * ROUNDS);
+            let big = pattern(6, CHUNK);
+            let (mut hs, mut hf) = (crc32fast::Hasher::new(), crc32fast::Hasher::new());
+            for i in 0..ROUNDS {
+                let piece = &small[i * SMALL..(i + 1) * SMALL];
+                slow.write_all(piece).await.unwrap();
+                slow.flush().await.unwrap();
+                fast.write_all(&big).await.unwrap();
+                hs.update(piece);
+                hf.update(&big);
+            }
+            slow.shutdown().await.unwrap();
+            fast.shutdown().await.unwrap();
+            (slow, fast, hs.finalize(), hf.finalize())
+        });
+        let mut paused = s.accept_stream().await.unwrap();
+        let mut moving = s.accept_stream().await.unwrap();
+        let mut max_pinned = 0;
+        let got = read_crc_each(&mut moving, || {
+            let pinned = s.stats().recv_pinned;
+            max_pinned = max_pinned.max(pinned);
+            assert!(pinned <= limit, "pinned {pinned} > {limit}");
+        })
+        .await;
+        let (_slow, _fast, slow_crc, fast_crc) = writer.await.unwrap();
+        assert_eq!(got, (ROUNDS * CHUNK, fast_crc));
+        assert!(paused.buffered().0 > 0);
+        let (n, crc) = read_crc(&mut paused).await;
+        assert_eq!((n, crc), (SMALL * ROUNDS, slow_crc));
+        assert_eq!(s.stats().recv_pinned, 0);
+        println!("tcp={tcp}: max pinned {max_pinned} bytes");
     }
 }
 
@@ -513,6 +571,37 @@ async fn keepalive_nops_and_timeout() {
         sess.accept_stream().await.unwrap_err(),
         Error::KeepaliveTimeout
     );
+}
+
+/// After a transfer, an idle session gives its read buffers back at the next keepalive tick.
+#[tokio::test(start_paused = true)]
+async fn idle_session_releases_read_buffers() {
+    let (c, s) = pair(1, false).await;
+    let mut st = c.open_stream().await.unwrap();
+    let writer = tokio::spawn(async move {
+        let crc = write_pattern(&mut st, 3, 4 * 1024 * 1024, 32 * 1024).await;
+        st.shutdown().await.unwrap();
+        (st, crc)
+    });
+    let mut t = s.accept_stream().await.unwrap();
+    let (n, crc) = read_crc(&mut t).await;
+    let (_st, sent) = writer.await.unwrap();
+    assert_eq!((n, crc), (4 * 1024 * 1024, sent));
+    assert!(
+        s.stats().read_buffers > 0,
+        "the transfer used a read buffer"
+    );
+    assert_eq!(s.stats().recv_pinned, 0);
+    // Two keepalive ticks: spares unused since the first one go at the second.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let st = s.stats();
+    assert!(
+        st.read_buffers <= 4096,
+        "idle session holds {} bytes of read buffers",
+        st.read_buffers
+    );
+    assert!(s.error().is_none());
 }
 
 /// Frames arriving keep the session alive past the timeout.

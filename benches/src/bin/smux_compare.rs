@@ -42,6 +42,9 @@ struct Args {
     /// Our `Config::stream_send_buffer` (default: the crate default).
     #[arg(long)]
     send_buffer: Option<usize>,
+    /// Our `Config::max_stream_buffer` (v2 per-stream window; default: the crate default, as smux).
+    #[arg(long)]
+    stream_buffer: Option<usize>,
     /// Tokio worker threads for the Rust implementations (0 = a current-thread runtime). Go uses its
     /// default GOMAXPROCS (the number of CPUs).
     #[arg(long, default_value_t = 2)]
@@ -308,6 +311,9 @@ async fn run_rust(imp: &str, work: &str, args: &Args) -> f64 {
             };
             if let Some(b) = args.send_buffer {
                 cfg.stream_send_buffer = b;
+            }
+            if let Some(b) = args.stream_buffer {
+                cfg.max_stream_buffer = b;
             }
             let client = smux::Session::client(c, cfg.clone()).unwrap();
             let server = smux::Session::server(s, cfg).unwrap();

@@ -34,6 +34,15 @@ pub async fn write_pattern<W: AsyncWriteExt + Unpin>(
 
 /// Reads to EOF, returning (bytes, CRC-32).
 pub async fn read_crc<R: AsyncReadExt + Unpin>(r: &mut R) -> (usize, u32) {
+    read_crc_each(r, || {}).await
+}
+
+/// Reads to EOF calling `each` after every read (to check the session's gauges as data moves),
+/// returning (bytes, CRC-32).
+pub async fn read_crc_each<R: AsyncReadExt + Unpin>(
+    r: &mut R,
+    mut each: impl FnMut(),
+) -> (usize, u32) {
     let mut h = crc32fast::Hasher::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0;
@@ -44,6 +53,7 @@ pub async fn read_crc<R: AsyncReadExt + Unpin>(r: &mut R) -> (usize, u32) {
         }
         h.update(&buf[..n]);
         total += n;
+        each();
     }
 }
 

@@ -69,6 +69,35 @@ impl Crypt {
 pub(crate) struct Envelope {
     codec: Codec,
     folded: CodecStats,
+    /// Flushes sealed (each encrypted with one call).
+    batches: u64,
+}
+
+/// Frames the datagrams of one flush into the send queue; see [`Envelope::seal_flush`].
+pub(crate) struct Sealer<'a> {
+    codec: &'a mut Codec,
+    tx: &'a mut TxQueue,
+    dest: SocketAddr,
+    now: u32,
+}
+
+impl Sealer<'_> {
+    /// Frames one datagram from the core (prefix reserved) and queues it plus any parity it completed,
+    /// unencrypted until the flush ends.
+    pub(crate) fn seal(&mut self, dgram: &mut [u8]) {
+        match self.codec.encode_framed(dgram, self.now) {
+            Ok(parity) => {
+                // Data first, then parity, as kcp-go queues them.
+                self.tx.push_copy(self.dest, dgram);
+                for p in parity {
+                    self.tx.push_copy(self.dest, p);
+                }
+            }
+            Err(_) => {
+                // The core never emits datagrams outside the envelope's limits; drop if it ever did.
+            }
+        }
+    }
 }
 
 impl Envelope {
@@ -76,6 +105,7 @@ impl Envelope {
         Ok(Envelope {
             codec: codec(cfg)?,
             folded: CodecStats::default(),
+            batches: 0,
         })
     }
 
@@ -95,20 +125,37 @@ impl Envelope {
         }
     }
 
-    /// Seals one datagram from the core (prefix reserved) and queues it plus any parity it completed.
-    pub(crate) fn seal(&mut self, tx: &mut TxQueue, dest: SocketAddr, dgram: &mut [u8], now: u32) {
-        match self.codec.encode(dgram, now) {
-            Ok(parity) => {
-                // Data first, then parity, as kcp-go queues them.
-                tx.push_copy(dest, dgram);
-                for p in parity {
-                    tx.push_copy(dest, p);
-                }
-            }
-            Err(_) => {
-                // The core never emits datagrams outside the envelope's limits; drop if it ever did.
-            }
+    /// Seals every datagram `emit` produces (one flush of the core: each datagram with the prefix reserved)
+    /// and queues it, plus any parity it completed, on `tx`. The datagrams are framed (FEC, nonce, CRC) one by
+    /// one as they come, copied into `tx`, and encrypted there together when `emit` returns, so the CFB
+    /// chains of the flush interleave; the bytes are those of sealing each datagram alone.
+    pub(crate) fn seal_flush<R>(
+        &mut self,
+        tx: &mut TxQueue,
+        dest: SocketAddr,
+        now: u32,
+        emit: impl FnOnce(&mut Sealer<'_>) -> R,
+    ) -> R {
+        let from = tx.len();
+        let mut sealer = Sealer {
+            codec: &mut self.codec,
+            tx,
+            dest,
+            now,
+        };
+        let r = emit(&mut sealer);
+        let Sealer { codec, tx, .. } = sealer;
+        if tx.len() > from {
+            codec.encrypt_framed(tx.datagrams_mut(from));
+            self.batches = self.batches.wrapping_add(1);
         }
+        r
+    }
+
+    /// Flushes (calls to [`Envelope::seal_flush`] that queued something) so far.
+    #[cfg(test)]
+    pub(crate) fn batches(&self) -> u64 {
+        self.batches
     }
 
     /// Adds what happened since the last call to the process-wide counters; returns FEC recoveries.
@@ -129,5 +176,100 @@ impl Envelope {
         );
         self.folded = now;
         recovered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{CryptKind, NonceSource};
+
+    const NONCE_KEY: [u8; 16] = [9; 16];
+
+    /// A flush of `lens.len()` datagrams (KCP bytes of those lengths after the prefix), as the core emits them.
+    fn flush(h: usize, lens: &[usize], mut out: impl FnMut(&mut [u8])) {
+        for (i, &n) in lens.iter().enumerate() {
+            let mut d = vec![0u8; h + n];
+            for (j, b) in d[h..].iter_mut().enumerate() {
+                *b = (i * 31 + j * 7) as u8;
+            }
+            out(&mut d);
+        }
+    }
+
+    /// One flush through `seal_flush` gives the bytes of sealing every datagram alone with `Codec::encode`
+    /// (same nonces), encrypted once, at the end of the flush, in one batch; datagrams queued before the
+    /// flush are left alone.
+    #[test]
+    fn flush_is_sealed_as_one_batch_with_per_datagram_bytes() {
+        let dest: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        // 23 datagrams: two full FEC groups (parity after the 10th and 20th) and a partial one.
+        let lens: Vec<usize> = (0..23).map(|i| [1200, 24, 700, 1322][i % 4]).collect();
+        for (crypt, fec) in [
+            (CryptKind::Aes256, (10, 3)),
+            (CryptKind::Aes256, (0, 0)),
+            (CryptKind::Salsa20, (10, 3)),
+            (CryptKind::Null, (10, 3)),
+        ] {
+            let cfg = Config {
+                crypt,
+                fec_data_shards: fec.0,
+                fec_parity_shards: fec.1,
+                ..Config::default()
+            };
+            let mut env = Envelope::new(&cfg).unwrap();
+            env.codec
+                .set_nonce_source(NonceSource::from_parts(NONCE_KEY, 5));
+            let mut reference = codec(&cfg).unwrap();
+            reference.set_nonce_source(NonceSource::from_parts(NONCE_KEY, 5));
+            let h = env.header_len();
+
+            let mut want: Vec<Vec<u8>> = vec![b"queued earlier".to_vec()];
+            flush(h, &lens, |d| {
+                let parity: Vec<Vec<u8>> = reference
+                    .encode(d, 7)
+                    .unwrap()
+                    .map(<[u8]>::to_vec)
+                    .collect();
+                want.push(d.to_vec());
+                want.extend(parity);
+            });
+
+            let mut tx = TxQueue::default();
+            tx.push_copy(dest, b"queued earlier");
+            let mut kcp_plain_seen = 0;
+            env.seal_flush(&mut tx, dest, 7, |s| {
+                let mut data = Vec::new();
+                flush(h, &lens, |d| {
+                    data.push((s.tx.len(), d[h..].to_vec()));
+                    s.seal(d);
+                });
+                // Not encrypted yet: each queued data datagram still holds its KCP bytes in the clear.
+                let queued: Vec<Vec<u8>> = s.tx.datagrams_mut(0).map(|d| d.to_vec()).collect();
+                for (at, kcp) in &data {
+                    kcp_plain_seen += usize::from(queued[*at][h..] == kcp[..]);
+                }
+            });
+            assert_eq!(
+                kcp_plain_seen, 23,
+                "{crypt:?}: encryption deferred to the flush's end"
+            );
+            assert_eq!(env.batches(), 1, "{crypt:?}");
+            let got: Vec<Vec<u8>> = tx.datagrams_mut(0).map(|d| d.to_vec()).collect();
+            let parity = if fec.0 > 0 { 2 * fec.1 } else { 0 };
+            assert_eq!(got.len(), 1 + 23 + parity, "{crypt:?}");
+            assert!(
+                got == want,
+                "{crypt:?}: batch bytes differ from per-datagram sealing"
+            );
+
+            // And a receiver reads the KCP bytes back.
+            let mut rx = codec(&cfg).unwrap();
+            let mut kcp = 0;
+            for mut d in got.into_iter().skip(1) {
+                kcp += rx.decode(&mut d, 7).filter(|p| !p.recovered).count();
+            }
+            assert_eq!(kcp, 23, "{crypt:?}");
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! CFB (full-block feedback, fixed IV) run inside the cipher's backend, so one call covers a whole datagram
 //! or a whole batch: the key schedule is loaded (and, for VAES, broadcast) once, not once per block group.
 //!
+//! - [`encrypt`]: one datagram's serial CFB chain, its feedback block kept out of memory.
 //! - [`decrypt`]: CFB decryption is parallel within a chain (keystream block `i` is `E(C[i-1])`), so the
 //!   blocks go through the backend's parallel path (8 blocks for AES-NI, 64 for VAES-512). Walking the
 //!   datagram from its end lets it run in place with no copy of the ciphertext.
@@ -36,9 +37,31 @@ fn xor_into(dst: &mut [u8], ks: &[u8]) {
     }
 }
 
+/// `fb ^= p` for one block, as one 128-bit operation for 16-byte blocks: a byte loop here, on the serial
+/// chain, is vectorised badly inside some backends' target-feature contexts.
+#[inline(always)]
+fn xor_block<BS: ArraySize>(fb: &mut Array<u8, BS>, p: &Array<u8, BS>) {
+    if let (Ok(f), Ok(p)) = (
+        <&mut [u8; 16]>::try_from(fb.as_mut_slice()),
+        <&[u8; 16]>::try_from(p.as_slice()),
+    ) {
+        *f = (u128::from_ne_bytes(*f) ^ u128::from_ne_bytes(*p)).to_ne_bytes();
+    } else {
+        xor_into(fb, p);
+    }
+}
+
 /// Decrypts one datagram in place (standard CFB with kcp-go's fixed IV).
 pub fn decrypt<C: BlockCipherEncrypt>(cipher: &C, buf: &mut [u8]) {
     cipher.encrypt_with_backend(Decrypt {
+        buf,
+        _bs: PhantomData,
+    });
+}
+
+/// Encrypts one datagram in place (standard CFB with kcp-go's fixed IV).
+pub fn encrypt<C: BlockCipherEncrypt>(cipher: &C, buf: &mut [u8]) {
+    cipher.encrypt_with_backend(Encrypt {
         buf,
         _bs: PhantomData,
     });
@@ -118,6 +141,36 @@ impl<BS: ArraySize> BlockCipherEncClosure for Decrypt<'_, BS> {
             backend.encrypt_block_inplace(&mut k);
             let n = buf.len().min(bs);
             xor_into(&mut buf[..n], &k);
+        }
+    }
+}
+
+struct Encrypt<'a, BS> {
+    buf: &'a mut [u8],
+    _bs: PhantomData<BS>,
+}
+
+impl<BS: ArraySize> BlockSizeUser for Encrypt<'_, BS> {
+    type BlockSize = BS;
+}
+
+impl<BS: ArraySize> BlockCipherEncClosure for Encrypt<'_, BS> {
+    #[inline(always)]
+    fn call<B: BlockCipherEncBackend<BlockSize = BS>>(self, backend: &B) {
+        // One serial chain, bound by cipher latency: the feedback block stays in a local (a register once
+        // inlined) from one block to the next, and the datagram is only read and written beside the chain.
+        let (blocks, tail) = Array::<u8, BS>::slice_as_chunks_mut(self.buf);
+        let mut fb: Block<B> = fixed_iv::<BS>();
+        for b in blocks {
+            backend.encrypt_block_inplace(&mut fb);
+            xor_block(&mut fb, b);
+            b.copy_from_slice(&fb);
+        }
+        if !tail.is_empty() {
+            // A copy, so `fb` never needs an address (slicing it would keep it in memory in the loop).
+            let mut ks = fb.clone();
+            backend.encrypt_block_inplace(&mut ks);
+            xor_into(tail, &ks);
         }
     }
 }

@@ -19,6 +19,7 @@
 //!   rule ([`FecLimits`]).
 //! - Counters: [`Codec::stats`], named after kcp-go's SNMP counters.
 
+mod aesni;
 mod autotune;
 mod cfb;
 mod crypt;

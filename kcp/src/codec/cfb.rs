@@ -21,7 +21,9 @@ use cipher::{
 
 use super::crypt::FIXED_IV;
 
-/// Most chains advanced together by [`encrypt_many`]; more are taken in as lanes finish.
+/// Most CFB chains (datagrams) [`BlockCrypt::encrypt_many`](super::BlockCrypt::encrypt_many) advances
+/// together; more are taken in as lanes finish. Callers that can choose hand it runs of about this many
+/// datagrams, framed just before, so the run is still in L1 when it is encrypted.
 pub const LANES: usize = 16;
 
 fn fixed_iv<BS: ArraySize>() -> Array<u8, BS> {

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use super::config::Config;
 use super::stats::{Snmp, snmp};
 use super::udp::TxQueue;
-use crate::codec::{Codec, CodecConfig, CodecStats, DropReason};
+use crate::codec::{CFB_LANES, Codec, CodecConfig, CodecStats, DropReason};
 
 fn codec_config(cfg: &Config) -> CodecConfig {
     CodecConfig::new(
@@ -79,11 +79,15 @@ pub(crate) struct Sealer<'a> {
     tx: &'a mut TxQueue,
     dest: SocketAddr,
     now: u32,
+    /// Index in `tx` of the first datagram framed but not yet encrypted.
+    pending: usize,
+    /// Encryption calls made.
+    batches: u64,
 }
 
 impl Sealer<'_> {
-    /// Frames one datagram from the core (prefix reserved) and queues it plus any parity it completed,
-    /// unencrypted until the flush ends.
+    /// Frames one datagram from the core (prefix reserved) and queues it plus any parity it completed;
+    /// they are encrypted with the next run.
     pub(crate) fn seal(&mut self, dgram: &mut [u8]) {
         match self.codec.encode_framed(dgram, self.now) {
             Ok(parity) => {
@@ -96,6 +100,19 @@ impl Sealer<'_> {
             Err(_) => {
                 // The core never emits datagrams outside the envelope's limits; drop if it ever did.
             }
+        }
+        if self.tx.len() - self.pending >= CFB_LANES {
+            self.encrypt_pending();
+        }
+    }
+
+    /// Encrypts the queued datagrams not encrypted yet, as interleaved chains.
+    fn encrypt_pending(&mut self) {
+        if self.tx.len() > self.pending {
+            self.codec
+                .encrypt_framed(self.tx.datagrams_mut(self.pending));
+            self.pending = self.tx.len();
+            self.batches += 1;
         }
     }
 }
@@ -127,8 +144,9 @@ impl Envelope {
 
     /// Seals every datagram `emit` produces (one flush of the core: each datagram with the prefix reserved)
     /// and queues it, plus any parity it completed, on `tx`. The datagrams are framed (FEC, nonce, CRC) one by
-    /// one as they come, copied into `tx`, and encrypted there together when `emit` returns, so the CFB
-    /// chains of the flush interleave; the bytes are those of sealing each datagram alone.
+    /// one as they come and copied into `tx`, where they are encrypted together, [`CFB_LANES`] at a time
+    /// (while they are still in L1) and the rest when `emit` returns, so the CFB chains of the flush
+    /// interleave; the bytes are those of sealing each datagram alone.
     pub(crate) fn seal_flush<R>(
         &mut self,
         tx: &mut TxQueue,
@@ -136,23 +154,21 @@ impl Envelope {
         now: u32,
         emit: impl FnOnce(&mut Sealer<'_>) -> R,
     ) -> R {
-        let from = tx.len();
         let mut sealer = Sealer {
             codec: &mut self.codec,
+            pending: tx.len(),
             tx,
             dest,
             now,
+            batches: 0,
         };
         let r = emit(&mut sealer);
-        let Sealer { codec, tx, .. } = sealer;
-        if tx.len() > from {
-            codec.encrypt_framed(tx.datagrams_mut(from));
-            self.batches = self.batches.wrapping_add(1);
-        }
+        sealer.encrypt_pending();
+        self.batches = self.batches.wrapping_add(sealer.batches);
         r
     }
 
-    /// Flushes (calls to [`Envelope::seal_flush`] that queued something) so far.
+    /// Encryption calls (runs of at most [`CFB_LANES`] datagrams) made by [`Envelope::seal_flush`] so far.
     #[cfg(test)]
     pub(crate) fn batches(&self) -> u64 {
         self.batches
@@ -198,10 +214,10 @@ mod tests {
     }
 
     /// One flush through `seal_flush` gives the bytes of sealing every datagram alone with `Codec::encode`
-    /// (same nonces), encrypted once, at the end of the flush, in one batch; datagrams queued before the
-    /// flush are left alone.
+    /// (same nonces), encrypted in runs of `CFB_LANES` queued datagrams and the rest at the flush's end;
+    /// datagrams queued before the flush are left alone.
     #[test]
-    fn flush_is_sealed_as_one_batch_with_per_datagram_bytes() {
+    fn flush_is_sealed_in_runs_with_per_datagram_bytes() {
         let dest: SocketAddr = "127.0.0.1:9".parse().unwrap();
         // 23 datagrams: two full FEC groups (parity after the 10th and 20th) and a partial one.
         let lens: Vec<usize> = (0..23).map(|i| [1200, 24, 700, 1322][i % 4]).collect();
@@ -237,24 +253,33 @@ mod tests {
 
             let mut tx = TxQueue::default();
             tx.push_copy(dest, b"queued earlier");
-            let mut kcp_plain_seen = 0;
+            // Data datagrams (at their queue index) encrypted already / still in the clear when `emit` ends.
+            let (mut sealed, mut clear, mut sealed_but_clear, mut clear_and_pending) = (0, 0, 0, 0);
             env.seal_flush(&mut tx, dest, 7, |s| {
                 let mut data = Vec::new();
                 flush(h, &lens, |d| {
                     data.push((s.tx.len(), d[h..].to_vec()));
                     s.seal(d);
                 });
-                // Not encrypted yet: each queued data datagram still holds its KCP bytes in the clear.
                 let queued: Vec<Vec<u8>> = s.tx.datagrams_mut(0).map(|d| d.to_vec()).collect();
                 for (at, kcp) in &data {
-                    kcp_plain_seen += usize::from(queued[*at][h..] == kcp[..]);
+                    let in_clear = queued[*at][h..] == kcp[..];
+                    if *at < s.pending {
+                        sealed += 1;
+                        sealed_but_clear += usize::from(in_clear);
+                    } else {
+                        clear += 1;
+                        clear_and_pending += usize::from(in_clear);
+                    }
                 }
             });
-            assert_eq!(
-                kcp_plain_seen, 23,
-                "{crypt:?}: encryption deferred to the flush's end"
-            );
-            assert_eq!(env.batches(), 1, "{crypt:?}");
+            // 29 (or, without FEC, 23) datagrams: one run of 16 encrypted during the flush, the rest after.
+            assert_eq!(env.batches(), 2, "{crypt:?}");
+            assert!(sealed >= 12 && clear >= 7, "{crypt:?}: {sealed} {clear}");
+            assert_eq!(clear_and_pending, clear, "{crypt:?}: the last run waits");
+            if crypt != CryptKind::Null {
+                assert_eq!(sealed_but_clear, 0, "{crypt:?}: full runs are encrypted");
+            }
             let got: Vec<Vec<u8>> = tx.datagrams_mut(0).map(|d| d.to_vec()).collect();
             let parity = if fec.0 > 0 { 2 * fec.1 } else { 0 };
             assert_eq!(got.len(), 1 + 23 + parity, "{crypt:?}");

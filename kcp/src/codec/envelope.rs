@@ -342,20 +342,7 @@ impl Codec {
     /// to send. The returned [`Parity`] yields the parity datagrams to send right after it (none unless this
     /// datagram completed an FEC group).
     pub fn encode(&mut self, datagram: &mut [u8], now_ms: u32) -> Result<Parity<'_>, EncodeError> {
-        if datagram.len() < self.header_len() {
-            return Err(EncodeError::TooShort);
-        }
-        if datagram.len() > MTU_LIMIT {
-            return Err(EncodeError::TooLong);
-        }
-        let made = frame_data_and_parity(
-            self.crypt.as_ref(),
-            &mut self.nonce,
-            self.fec_enc.as_mut(),
-            datagram,
-            now_ms,
-            &mut self.stats,
-        );
+        let made = self.frame_checked(datagram, now_ms)?;
         if let Some(c) = &self.crypt {
             match self.fec_enc.as_mut().filter(|_| made > 0) {
                 // The group's parity and this datagram as interleaved chains.
@@ -400,24 +387,29 @@ impl Codec {
         datagram: &mut [u8],
         now_ms: u32,
     ) -> Result<Parity<'_>, EncodeError> {
+        self.frame_checked(datagram, now_ms)?;
+        Ok(Parity {
+            enc: self.fec_enc.as_ref(),
+            next: 0,
+        })
+    }
+
+    /// Length checks, then [`frame_data_and_parity`]; returns how many parity datagrams are ready.
+    fn frame_checked(&mut self, datagram: &mut [u8], now_ms: u32) -> Result<usize, EncodeError> {
         if datagram.len() < self.header_len() {
             return Err(EncodeError::TooShort);
         }
         if datagram.len() > MTU_LIMIT {
             return Err(EncodeError::TooLong);
         }
-        frame_data_and_parity(
+        Ok(frame_data_and_parity(
             self.crypt.as_ref(),
             &mut self.nonce,
             self.fec_enc.as_mut(),
             datagram,
             now_ms,
             &mut self.stats,
-        );
-        Ok(Parity {
-            enc: self.fec_enc.as_ref(),
-            next: 0,
-        })
+        ))
     }
 
     /// Encrypts datagrams framed by [`Codec::encode_framed`] (data and parity, any number of calls' worth,

@@ -8,6 +8,8 @@
 #
 # Usage: bash benches/compare-codec.sh            (ROUNDS=5 by default; ~6 minutes on 2 cores)
 #        ROUNDS=5 GO_BENCHTIME=2s bash benches/compare-codec.sh
+#        PAIRS="AES256:crypt/aes EnvelopeDecode:envelope/decode" ROUNDS=3 bash benches/compare-codec.sh
+#          (only those pairs; each is "kcp-go benchmark:our criterion id" from the list below)
 #
 # Sizes: kcp-go's crypt benchmarks encrypt+decrypt 1500-byte buffers (mtuLimit) out of place, its FEC benchmarks
 # use 1500-byte packets; ours use 1350-byte datagrams (kcptun's default MTU), in place. Envelope benchmarks are
@@ -44,6 +46,7 @@ XOR:crypt/xor SM4:crypt/sm4 FECEncode:fec/encode FECDecode:fec/decode EnvelopeEn
 EnvelopeDecode:envelope/decode AES256:crypt-batch/aes-10 AES256:crypt-batch/aes-32
 EnvelopeEncode:envelope/encode-batch10 EnvelopeEncode:envelope/encode-batch32 EnvelopeEncodeNoFEC:envelope/encode-nofec
 EnvelopeEncodeNoFEC:envelope/encode-nofec-batch10 EnvelopeEncodeNoFEC:envelope/encode-nofec-batch32"
+pairs=${PAIRS:-$pairs}
 (cd "$kcpgo" && GO111MODULE=off GOPATH="$tmp" GOFLAGS= go test -c -o "$tmp/kcpgo.test" .)
 cd "$root"
 cargo bench -q -p benches --bench codec --no-run 2>/dev/null || cargo bench -p benches --bench codec --no-run
@@ -58,7 +61,7 @@ for r in $(seq 1 "$ROUNDS"); do
       | grep '^Benchmark' >>"$tmp/go.txt"
     cargo bench -q -p benches --bench codec -- --noplot --warm-up-time 0.5 --measurement-time 1 "^$rid\$" >/dev/null 2>&1
     median=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["median"]["point_estimate"])' \
-      "target/criterion/${rid%%/*}/${rid#*/}/new/estimates.json")
+      "${CARGO_TARGET_DIR:-target}/criterion/${rid%%/*}/${rid#*/}/new/estimates.json")
     echo "$rid $median" >>"$tmp/rust.txt"
   done
 done
@@ -96,7 +99,9 @@ rows = [
 ]
 print(f"{'benchmark':36} {'kcp-go MB/s':>12} {'ours MB/s':>12} {'ratio':>7}   (medians of {sys.argv[3]} rounds)")
 for label, g, r, nbytes in rows:
-    if g not in go or r not in rust:
+    if r not in rust:
+        continue  # not in PAIRS
+    if g not in go:
         print(f"{label:36} {'missing':>12}")
         continue
     gm = statistics.median(go[g])

@@ -71,3 +71,41 @@ fn steady_state_encode_and_decode_allocate_nothing() {
         assert_eq!(delivered, 320 * 32, "{crypt}: batch");
     }
 }
+
+/// A new session's envelope holds neither FEC shard buffers (13 x 1500 bytes with 10/3) nor Reed-Solomon
+/// codes (about 9 KB each for encoder and decoder) before it needs them: shard buffers come with the first
+/// datagram, at full size once, the codes with the first parity to compute or shard to rebuild.
+#[test]
+fn fec_buffers_and_codes_are_allocated_on_first_use() {
+    let cfg = CodecConfig::kcptun("aes", "k", 10, 3);
+    let mut codec = None;
+    let new = allocation_counter::measure(|| codec = Some(Codec::new(&cfg).unwrap()));
+    let mut tx = codec.unwrap();
+    let h = tx.header_len();
+    let mut buf = vec![0u8; 1350];
+    let first = allocation_counter::measure(|| {
+        tx.encode(&mut buf[..h + 100], 0).unwrap();
+    });
+    println!("Codec::new: {new:?}\nfirst encode: {first:?}");
+    assert!(
+        new.bytes_total < 4096,
+        "Codec::new allocated {} bytes",
+        new.bytes_total
+    );
+    assert!(
+        first.bytes_total >= 1500,
+        "the first datagram's shard buffer"
+    );
+    // The rest of the group, its parity, and the next groups (longer datagrams too) reuse those buffers
+    // once each buffer has been used.
+    for i in 1..30u32 {
+        tx.encode(&mut buf[..h + 100 + i as usize * 40], i).unwrap();
+    }
+    let later = allocation_counter::measure(|| {
+        for i in 30..60u32 {
+            tx.encode(&mut buf[..h + 1300 - i as usize * 10], i)
+                .unwrap();
+        }
+    });
+    assert_eq!(later.count_total, 0, "after warm-up: {later:?}");
+}

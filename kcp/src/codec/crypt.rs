@@ -6,13 +6,13 @@
 
 use std::fmt;
 
-use aes::{Aes128, Aes192, Aes256};
 use blowfish::Blowfish;
 use cast5::Cast5;
-use cipher::{BlockCipherEncrypt, InnerIvInit, KeyInit, array::Array};
+use cipher::{BlockCipherEncrypt, KeyInit};
 use des::TdesEde3;
 use sm4::Sm4;
 
+use super::aesni::Aes;
 use super::kdf::{XOR_PAD_LEN, xor_pad};
 use super::tea::{Tea16, XteaBe};
 use super::twofish::Twofish256;
@@ -144,9 +144,9 @@ pub struct BlockCrypt {
 #[derive(Clone)]
 enum Engine {
     None,
-    Aes128(Aes128),
-    Aes192(Aes192),
-    Aes256(Aes256),
+    Aes128(Aes<aes08::Aes128>),
+    Aes192(Aes<aes08::Aes192>),
+    Aes256(Aes<aes08::Aes256>),
     Salsa20([u8; 32]),
     Blowfish(Box<Blowfish>),
     Twofish(Twofish256),
@@ -166,16 +166,10 @@ impl fmt::Debug for BlockCrypt {
     }
 }
 
-fn fixed_iv<BS: cipher::array::ArraySize>() -> Array<u8, BS> {
-    let mut iv = Array::<u8, BS>::default();
-    let n = iv.len();
-    iv.copy_from_slice(&FIXED_IV[..n]);
-    iv
-}
-
-/// CFB over the whole datagram. The cipher is borrowed, not cloned: key schedules are set up once per codec.
+/// CFB over the whole datagram, inside the cipher's backend (see [`super::cfb`]). The cipher is borrowed,
+/// not cloned: key schedules are set up once per codec.
 fn cfb_encrypt<C: BlockCipherEncrypt>(cipher: &C, buf: &mut [u8]) {
-    cfb_mode::Encryptor::<&C>::inner_iv_init(cipher, &fixed_iv::<C::BlockSize>()).encrypt(buf);
+    super::cfb::encrypt(cipher, buf);
 }
 
 /// CFB decryption through the backend's parallel path, in place (see [`super::cfb`]).
@@ -214,9 +208,9 @@ impl BlockCrypt {
         let engine = match kind {
             CryptKind::Null => return None,
             CryptKind::None => Engine::None,
-            CryptKind::Aes128 => Engine::Aes128(Aes128::new_from_slice(&key[..16]).ok()?),
-            CryptKind::Aes192 => Engine::Aes192(Aes192::new_from_slice(&key[..24]).ok()?),
-            CryptKind::Aes256 => Engine::Aes256(Aes256::new_from_slice(key).ok()?),
+            CryptKind::Aes128 => Engine::Aes128(Aes::new(&key[..16])?),
+            CryptKind::Aes192 => Engine::Aes192(Aes::new(&key[..24])?),
+            CryptKind::Aes256 => Engine::Aes256(Aes::new(key)?),
             CryptKind::Salsa20 => Engine::Salsa20(*key),
             CryptKind::Blowfish => Engine::Blowfish(Box::new(Blowfish::new_from_slice(key).ok()?)),
             CryptKind::Twofish => Engine::Twofish(Twofish256::new(key)),

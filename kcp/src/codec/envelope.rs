@@ -1,5 +1,6 @@
 //! [`Codec`]: one session's datagram envelope, the layer between KCP and the UDP socket.
 
+use super::cfb::LANES;
 use super::crypt::{BlockCrypt, CryptKind};
 use super::fec::{
     FEC_DATA_HEADER_LEN, FEC_HEADER_LEN, FecDecoder, FecEncoder, FecError, FecLimits, MTU_LIMIT,
@@ -341,24 +342,83 @@ impl Codec {
     /// to send. The returned [`Parity`] yields the parity datagrams to send right after it (none unless this
     /// datagram completed an FEC group).
     pub fn encode(&mut self, datagram: &mut [u8], now_ms: u32) -> Result<Parity<'_>, EncodeError> {
+        let made = self.frame_checked(datagram, now_ms)?;
+        if let Some(c) = &self.crypt {
+            match self.fec_enc.as_mut().filter(|_| made > 0) {
+                // The group's parity and this datagram as interleaved chains.
+                Some(enc) => {
+                    c.encrypt_many(std::iter::once(datagram).chain(enc.parity_packets_mut()))
+                }
+                None => c.encrypt(datagram),
+            }
+        }
+        Ok(Parity {
+            enc: self.fec_enc.as_ref(),
+            next: 0,
+        })
+    }
+
+    /// [`Codec::encode`] without its last step: FEC framing (parity computed over the plaintext, as kcp-go
+    /// does), nonce and CRC32, but no encryption. The data datagram and the returned [`Parity`] datagrams
+    /// must then go through [`Codec::encrypt_framed`] before they are sent; a sender copies a whole flush
+    /// into its send queue this way and encrypts it there with one call, so the CFB chains of the flush's
+    /// datagrams interleave (the bytes on the wire are those of [`Codec::encode`]).
+    ///
+    /// ```
+    /// use kcp::codec::{Codec, CodecConfig};
+    /// let cfg = CodecConfig::kcptun("aes", "it's a secrect", 10, 3);
+    /// let (mut tx, mut rx) = (Codec::new(&cfg).unwrap(), Codec::new(&cfg).unwrap());
+    /// let h = tx.header_len();
+    /// let mut queue: Vec<Vec<u8>> = Vec::new(); // a sender's send queue
+    /// for i in 0..12u8 {
+    ///     let mut d = [vec![0; h], vec![i; 1000]].concat();
+    ///     let parity = tx.encode_framed(&mut d, 0).unwrap();
+    ///     let parity: Vec<Vec<u8>> = parity.map(<[u8]>::to_vec).collect();
+    ///     queue.push(d);
+    ///     queue.extend(parity);
+    /// }
+    /// tx.encrypt_framed(queue.iter_mut().map(|d| &mut d[..]));
+    /// assert_eq!(queue.len(), 12 + 3);
+    /// let kcp: usize = queue.iter_mut().map(|d| rx.decode(d, 0).count()).sum();
+    /// assert_eq!(kcp, 12);
+    /// ```
+    pub fn encode_framed(
+        &mut self,
+        datagram: &mut [u8],
+        now_ms: u32,
+    ) -> Result<Parity<'_>, EncodeError> {
+        self.frame_checked(datagram, now_ms)?;
+        Ok(Parity {
+            enc: self.fec_enc.as_ref(),
+            next: 0,
+        })
+    }
+
+    /// Length checks, then [`frame_data_and_parity`]; returns how many parity datagrams are ready.
+    fn frame_checked(&mut self, datagram: &mut [u8], now_ms: u32) -> Result<usize, EncodeError> {
         if datagram.len() < self.header_len() {
             return Err(EncodeError::TooShort);
         }
         if datagram.len() > MTU_LIMIT {
             return Err(EncodeError::TooLong);
         }
-        seal_data_and_parity(
+        Ok(frame_data_and_parity(
             self.crypt.as_ref(),
             &mut self.nonce,
             self.fec_enc.as_mut(),
             datagram,
             now_ms,
             &mut self.stats,
-        );
-        Ok(Parity {
-            enc: self.fec_enc.as_ref(),
-            next: 0,
-        })
+        ))
+    }
+
+    /// Encrypts datagrams framed by [`Codec::encode_framed`] (data and parity, any number of calls' worth,
+    /// in any order), each in place as its own CFB chain, the chains interleaved. Nothing to do without a
+    /// cipher.
+    pub fn encrypt_framed<'a>(&self, datagrams: impl Iterator<Item = &'a mut [u8]>) {
+        if let Some(c) = &self.crypt {
+            c.encrypt_many(datagrams);
+        }
     }
 
     /// Seals a whole flush of datagrams: the same bytes on the wire as calling [`Codec::encode`] on each in
@@ -369,7 +429,8 @@ impl Codec {
     /// Each datagram is [`Codec::header_len`] free bytes followed by KCP bytes, as for [`Codec::encode`], and
     /// is sealed in place. `sink` receives every datagram to send, in wire order: each data datagram (with its
     /// index in `datagrams`), and after the datagram completing an FEC group, that group's parity datagrams.
-    /// Data datagrams go to the sink once their FEC group (or the batch) is sealed, so the sink sees them in
+    /// Data datagrams go to the sink once their FEC group (or the batch, or a run of [`super::CFB_LANES`]
+    /// datagrams) is sealed, so the sink sees them in
     /// runs. If any datagram has a bad length, nothing is encoded and the error is returned.
     /// Allocation-free.
     ///
@@ -431,7 +492,10 @@ impl Codec {
                 None => 0,
             };
             frame(crypt, nonce, datagrams[i].as_mut());
-            if made == 0 && i + 1 < n {
+            // A run ends with its FEC group, the batch, or once it fills the interleaved lanes: encrypting
+            // each run right after framing it keeps its datagrams in L1 (a 32-datagram run, 43 KB, does not
+            // fit, and costs a third of the throughput).
+            if made == 0 && i + 1 < n && i + 1 - seg_start < LANES {
                 continue;
             }
             // Seal the run seg_start..=i plus the group's parity as interleaved chains, then hand them out.
@@ -643,41 +707,33 @@ pub fn peek_conv_sn(plain: &[u8]) -> Option<(u32, u32)> {
     }
 }
 
-/// FEC-frames `datagram`, then seals it and any parity datagrams the group produced (in the encoder's own
-/// buffers: Reed-Solomon rewrites them completely for every group, so sealing them in place is safe). When a
-/// group completes, its parity datagrams and `datagram` are encrypted as interleaved chains.
-fn seal_data_and_parity(
+/// FEC-frames `datagram` and frames (nonce, CRC32) it and any parity datagrams the group produced (in the
+/// encoder's own buffers: Reed-Solomon rewrites them completely for every group, so sealing them in place is
+/// safe); returns how many parity datagrams there are. Encryption is left to the caller.
+fn frame_data_and_parity(
     crypt: Option<&BlockCrypt>,
     nonce: &mut NonceSource,
     fec: Option<&mut FecEncoder>,
     datagram: &mut [u8],
     now_ms: u32,
     stats: &mut CodecStats,
-) {
-    let mut parity_bytes = 0;
-    let mut parity = 0;
+) -> usize {
+    let mut made = 0;
     if let Some(enc) = fec {
-        let made = enc.encode(datagram, now_ms);
+        made = enc.encode(datagram, now_ms);
         stats.fec_parity_skipped = enc.skipped_groups();
-        if made > 0 {
-            // Nonces in the order the serial path draws them: parity first, then the data datagram.
-            for p in enc.parity_packets_mut() {
-                frame(crypt, nonce, p);
-                parity += 1;
-                parity_bytes += p.len();
-            }
-            frame(crypt, nonce, datagram);
-            if let Some(c) = crypt {
-                c.encrypt_many(std::iter::once(&mut *datagram).chain(enc.parity_packets_mut()));
-            }
-            stats.out_pkts += 1 + parity;
-            stats.out_bytes += (datagram.len() + parity_bytes) as u64;
-            return;
+        // Parity nonces first, then the data datagram's (the order `encode_batch` reproduces; nonces are
+        // random, so the peer does not care).
+        for p in enc.parity_packets_mut() {
+            frame(crypt, nonce, p);
+            stats.out_pkts += 1;
+            stats.out_bytes += p.len() as u64;
         }
     }
-    seal(crypt, nonce, datagram);
+    frame(crypt, nonce, datagram);
     stats.out_pkts += 1;
     stats.out_bytes += datagram.len() as u64;
+    made
 }
 
 /// Nonce and CRC32 of bytes 20.. (nothing without a cipher); encryption is left to the caller.
@@ -690,14 +746,6 @@ fn frame(crypt: Option<&BlockCrypt>, nonce: &mut NonceSource, datagram: &mut [u8
     datagram[..NONCE_LEN].copy_from_slice(&n);
     let crc = crc32fast::hash(&datagram[CRYPT_HEADER_LEN..]);
     datagram[NONCE_LEN..CRYPT_HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
-}
-
-/// [`frame`], then encryption of the whole datagram.
-fn seal(crypt: Option<&BlockCrypt>, nonce: &mut NonceSource, datagram: &mut [u8]) {
-    frame(crypt, nonce, datagram);
-    if let Some(c) = crypt {
-        c.encrypt(datagram);
-    }
 }
 
 const _: () = assert!(FEC_HEADER_LEN + 2 == FEC_DATA_HEADER_LEN);

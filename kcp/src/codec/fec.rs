@@ -76,11 +76,33 @@ impl std::fmt::Display for FecError {
 
 impl std::error::Error for FecError {}
 
-fn new_rs(data: usize, parity: usize) -> Result<ReedSolomon, FecError> {
-    if data == 0 || parity == 0 || data + parity > 256 {
-        return Err(FecError::BadShardCounts { data, parity });
+/// A Reed-Solomon code built on first use: each holds about 9 KB (matrix and decode cache), which an idle
+/// session, or one whose peer never loses a datagram, need not pay for.
+struct LazyRs {
+    data: usize,
+    parity: usize,
+    rs: Option<ReedSolomon>,
+}
+
+impl LazyRs {
+    fn new(data: usize, parity: usize) -> Result<LazyRs, FecError> {
+        // Exactly the counts `ReedSolomon::new` accepts.
+        if data == 0 || parity == 0 || data + parity > 256 {
+            return Err(FecError::BadShardCounts { data, parity });
+        }
+        Ok(LazyRs {
+            data,
+            parity,
+            rs: None,
+        })
     }
-    ReedSolomon::new(data, parity).map_err(|_| FecError::BadShardCounts { data, parity })
+
+    fn get(&mut self) -> Option<&ReedSolomon> {
+        if self.rs.is_none() {
+            self.rs = ReedSolomon::new(self.data, self.parity).ok();
+        }
+        self.rs.as_ref()
+    }
 }
 
 fn le16(b: &[u8], at: usize) -> u16 {
@@ -132,7 +154,7 @@ pub struct FecEncoder {
     last_data_ms: Option<u32>,
     parity_max_age_ms: Option<u32>,
     skipped_groups: u64,
-    rs: ReedSolomon,
+    rs: LazyRs,
 }
 
 impl std::fmt::Debug for FecEncoder {
@@ -154,7 +176,7 @@ impl FecEncoder {
         header_offset: usize,
         limits: &FecLimits,
     ) -> Result<Self, FecError> {
-        let rs = new_rs(data, parity)?;
+        let rs = LazyRs::new(data, parity)?;
         let n = (data + parity) as u32;
         Ok(FecEncoder {
             data_shards: data,
@@ -162,12 +184,13 @@ impl FecEncoder {
             paws: u32::MAX / n * n,
             next: 0,
             header_offset,
-            shards: (0..data).map(|_| Vec::with_capacity(MTU_LIMIT)).collect(),
+            // Buffers get their memory on first use: an idle session costs no 13 x 1500 bytes.
+            shards: (0..data).map(|_| Vec::new()).collect(),
             count: 0,
             max_shard: 0,
             parity: (0..parity)
                 .map(|_| Tail {
-                    buf: Vec::with_capacity(MTU_LIMIT),
+                    buf: Vec::new(),
                     start: header_offset + FEC_HEADER_LEN,
                 })
                 .collect(),
@@ -206,6 +229,8 @@ impl FecEncoder {
 
         let shard = &mut self.shards[self.count];
         shard.clear();
+        // At full size the first time, so a shard never grows (no reallocation) afterwards.
+        shard.reserve(MTU_LIMIT);
         shard.extend_from_slice(&packet[h + FEC_HEADER_LEN..]);
         self.count += 1;
         self.max_shard = self.max_shard.max(shard_len);
@@ -234,9 +259,13 @@ impl FecEncoder {
         }
         let start = h + FEC_HEADER_LEN;
         for p in &mut self.parity {
+            p.buf.reserve(MTU_LIMIT.saturating_sub(p.buf.len()));
             p.buf.resize(start + max, 0);
         }
-        if self.rs.encode_sep(&self.shards, &mut self.parity).is_err() {
+        let Some(rs) = self.rs.get() else {
+            return 0; // the counts were checked in `new`, so this cannot happen
+        };
+        if rs.encode_sep(&self.shards, &mut self.parity).is_err() {
             return 0; // all shards are `max` long, so this cannot happen
         }
         for p in &mut self.parity {
@@ -313,7 +342,7 @@ pub struct FecDecoder {
     autotune: AutoTune,
     /// Whether the shard counts are known to be the peer's: configured, or confirmed by autotune.
     trusted: bool,
-    rs: ReedSolomon,
+    rs: LazyRs,
 }
 
 impl std::fmt::Debug for FecDecoder {
@@ -329,7 +358,7 @@ impl std::fmt::Debug for FecDecoder {
 impl FecDecoder {
     /// A decoder expecting `data`/`parity` shards (autotune may change them later).
     pub fn new(data: usize, parity: usize, limits: &FecLimits) -> Result<Self, FecError> {
-        let rs = new_rs(data, parity)?;
+        let rs = LazyRs::new(data, parity)?;
         let n = data + parity;
         Ok(FecDecoder {
             data_shards: data,
@@ -512,7 +541,11 @@ impl FecDecoder {
                 self.work[pos].0 = b;
             }
         }
-        let ok = self.rs.reconstruct_data(&mut self.work).is_ok();
+        let work = &mut self.work;
+        let ok = self
+            .rs
+            .get()
+            .is_some_and(|rs| rs.reconstruct_data(work).is_ok());
         for pos in 0..n {
             let (buf, present) = std::mem::take(&mut self.work[pos]);
             if ok && !present && pos < self.data_shards {
@@ -552,7 +585,9 @@ impl FecDecoder {
             self.trusted = true;
             return false;
         }
-        let Ok(rs) = new_rs(d, p) else { return false };
+        let Ok(rs) = LazyRs::new(d, p) else {
+            return false;
+        };
         self.rs = rs;
         self.data_shards = d;
         self.parity_shards = p;

@@ -11,6 +11,9 @@
 //!   them before the next `encode`). A sender that flushes several datagrams at once calls
 //!   [`Codec::encode_batch`] instead: the same bytes on the wire, handed to a sink in wire order, with the
 //!   CFB chains of different datagrams encrypted interleaved (about 2-3x the AES throughput of `encode`).
+//!   A sender that copies datagrams into its own send queue as they come calls [`Codec::encode_framed`]
+//!   for each (FEC, nonce, CRC; no encryption) and then [`Codec::encrypt_framed`] once over the queued
+//!   flush, with the same effect (this is what `kcp::net` does).
 //! - Receiving: [`Codec::decode`] decrypts and checks in place and yields [`KcpPacket`]s: the received one
 //!   (`recovered: false`, kcp-go `regular`) and any rebuilt by FEC (`recovered: true`). A listener that must
 //!   find the session first calls [`Codec::open`] (crypto only), reads [`peek_conv_sn`], then hands the
@@ -19,6 +22,7 @@
 //!   rule ([`FecLimits`]).
 //! - Counters: [`Codec::stats`], named after kcp-go's SNMP counters.
 
+mod aesni;
 mod autotune;
 mod cfb;
 mod crypt;
@@ -30,6 +34,7 @@ mod salsa;
 mod tea;
 mod twofish;
 
+pub use cfb::LANES as CFB_LANES;
 pub use crypt::{BlockCrypt, CryptKind, FIXED_IV};
 pub use envelope::{
     CRYPT_HEADER_LEN, Codec, CodecConfig, CodecError, CodecStats, Decoded, DropReason, EncodeError,

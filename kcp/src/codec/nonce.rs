@@ -1,7 +1,8 @@
 //! Fast, non-repeating 16-byte nonces for the crypto header.
 
-use aes::Aes128;
-use cipher::{BlockCipherEncrypt, KeyInit, array::Array};
+// The 0.8 line: one block per call, and no per-call key set-up (see `super::aesni`).
+use aes08::Aes128;
+use cipher04::{BlockEncrypt, KeyInit, generic_array::GenericArray};
 use rand::RngCore;
 
 /// Nonce source: AES-128 of a 128-bit counter under a random key.
@@ -29,7 +30,7 @@ impl NonceSource {
         rng.fill_bytes(&mut key);
         let counter = (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64());
         NonceSource {
-            aes: Aes128::new(&Array::from(key)),
+            aes: Aes128::new(&GenericArray::from(key)),
             counter,
         }
     }
@@ -38,7 +39,7 @@ impl NonceSource {
     #[doc(hidden)]
     pub fn from_parts(key: [u8; 16], counter: u128) -> NonceSource {
         NonceSource {
-            aes: Aes128::new(&Array::from(key)),
+            aes: Aes128::new(&GenericArray::from(key)),
             counter,
         }
     }
@@ -47,7 +48,7 @@ impl NonceSource {
     #[inline]
     pub fn fill(&mut self, out: &mut [u8; 16]) {
         self.counter = self.counter.wrapping_add(1);
-        let mut block = Array::from(self.counter.to_le_bytes());
+        let mut block = GenericArray::from(self.counter.to_le_bytes());
         self.aes.encrypt_block(&mut block);
         out.copy_from_slice(&block);
     }

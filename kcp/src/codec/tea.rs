@@ -1,7 +1,7 @@
 //! TEA with 16 rounds and XTEA, both with big-endian words, as golang.org/x/crypto uses them in kcp-go.
 //!
 //! Written by hand because no maintained crate offers kcp-go's 16-round TEA variant, and the `xtea` crate
-//! reads words little-endian (Go's reads them big-endian). Both plug into `cfb-mode` through the
+//! reads words little-endian (Go's reads them big-endian). Both plug into our CFB (`super::cfb`) through the
 //! `cipher` block traits; only the encrypt direction exists because CFB never needs the inverse.
 
 use cipher::{

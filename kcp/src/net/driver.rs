@@ -289,7 +289,9 @@ impl Inner {
         envelope.input(plain, now32, |kcp, regular| core.input(kcp, regular, now32));
         if self.config.ack_nodelay {
             let (tx, remote) = (&mut self.tx, sess.remote);
-            core.flush_acks(now32, |dgram| envelope.seal(tx, remote, dgram, now32));
+            envelope.seal_flush(tx, remote, now32, |s| {
+                core.flush_acks(now32, |dgram| s.seal(dgram))
+            });
         }
         if !st.in_batch {
             st.in_batch = true;
@@ -383,7 +385,9 @@ impl Inner {
         let before = self.tx.len();
         let (tx, remote) = (&mut self.tx, sess.remote);
         let Live { core, envelope, .. } = live;
-        core.flush(now32, |dgram| envelope.seal(tx, remote, dgram, now32));
+        envelope.seal_flush(tx, remote, now32, |s| {
+            core.flush(now32, |dgram| s.seal(dgram))
+        });
         st.stats.datagrams_sent += (self.tx.len() - before) as u64;
         core.fold_snmp();
         st.stats.fec_recovered += envelope.fold_snmp();

@@ -232,7 +232,9 @@ impl Session {
                     return;
                 };
                 let Live { core, envelope, .. } = live;
-                core.flush(now, |d| envelope.seal(&mut tx, self.remote, d, now));
+                envelope.seal_flush(&mut tx, self.remote, now, |s| {
+                    core.flush(now, |d| s.seal(d))
+                });
                 st_ref.stats.datagrams_sent += tx.len() as u64;
                 rearm = core
                     .next_wake(now)

@@ -290,6 +290,19 @@ impl TxQueue {
         }
     }
 
+    /// The datagrams from index `from` on, mutable (for sealing them in place after they were queued).
+    pub(crate) fn datagrams_mut(&mut self, from: usize) -> impl Iterator<Item = &mut [u8]> {
+        let items = self.items.get(from..).unwrap_or_default();
+        // Datagrams lie back to back in `buf`, in item order (`push_copy` is the only writer).
+        let start = items.first().map_or(self.buf.len(), |it| it.offset);
+        let mut rest = &mut self.buf[start..];
+        items.iter().map(move |it| {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(it.len);
+            rest = tail;
+            head
+        })
+    }
+
     pub(crate) fn clear(&mut self) {
         self.buf.clear();
         self.items.clear();

@@ -380,7 +380,8 @@ async fn ours_cell(
             tokio::spawn(crate::workload::serve(s));
         }
     });
-    let relay = match Relay::spawn_thread(lo(), RelayConfig::new(server_addr, up, down, seed)).await {
+    let relay = match Relay::spawn_thread(lo(), RelayConfig::new(server_addr, up, down, seed)).await
+    {
         Ok(r) => r,
         Err(e) => return Outcome::failed(format!("relay: {e}")),
     };

@@ -1,14 +1,19 @@
 //! The receive buffer: out-of-order segments inside the receive window, a ring indexed by `sn - rcv_nxt`.
 //!
-//! The slots are allocated on the first insert and can be given back with [`RecvRing::release`] while the
-//! ring is empty, so an idle conversation does not hold a window-sized array.
+//! The slots are allocated on demand, doubling up to the window as segments arrive further ahead of
+//! `rcv_nxt` (a large window costs memory only once a path fills it), and can be given back with
+//! [`RecvRing::release`] while the ring is empty, so an idle conversation does not hold a window-sized array.
 
 use bytes::Bytes;
 
+/// Slots allocated by the first insert.
+const MIN_SLOTS: usize = 64;
+
 #[derive(Clone, Debug)]
 pub(crate) struct RecvRing {
-    /// Empty (unallocated) or exactly `size` slots.
+    /// The ring: empty (unallocated) or up to `size` slots.
     slots: Vec<Option<(u8, Bytes)>>,
+    /// The window: largest index plus one.
     size: usize,
     head: usize,
     count: usize,
@@ -25,7 +30,7 @@ impl RecvRing {
     }
 
     fn pos(&self, idx: usize) -> usize {
-        (self.head + idx) % self.size
+        (self.head + idx) % self.slots.len()
     }
 
     /// Whether the slot `idx` places after `rcv_nxt` is filled. `idx` must be below the ring size.
@@ -38,8 +43,8 @@ impl RecvRing {
         if idx >= self.size {
             return false;
         }
-        if self.slots.is_empty() {
-            self.slots = vec![None; self.size];
+        if idx >= self.slots.len() {
+            self.grow_slots(idx + 1);
         }
         let p = self.pos(idx);
         if self.slots[p].is_some() {
@@ -53,28 +58,31 @@ impl RecvRing {
     /// Takes the segment at `rcv_nxt` if present and advances the ring by one.
     pub(crate) fn take_front(&mut self) -> Option<(u8, Bytes)> {
         let seg = self.slots.get_mut(self.head)?.take()?;
-        self.head = (self.head + 1) % self.size;
+        self.head = (self.head + 1) % self.slots.len();
         self.count -= 1;
         Some(seg)
     }
 
     /// Enlarges the ring to at least `size` slots, keeping every segment at its distance from `rcv_nxt`.
     pub(crate) fn grow(&mut self, size: usize) {
-        if size <= self.size {
-            return;
-        }
-        if self.slots.is_empty() {
-            self.size = size;
-            self.head = 0;
-            return;
-        }
-        let mut slots = vec![None; size];
-        for (i, slot) in slots.iter_mut().enumerate().take(self.slots.len()) {
-            let p = self.pos(i);
-            *slot = self.slots[p].take();
+        self.size = self.size.max(size);
+    }
+
+    /// Makes room for at least `need` slots (at most the window), keeping every segment at its distance.
+    fn grow_slots(&mut self, need: usize) {
+        let cap = need
+            .next_power_of_two()
+            .max(2 * self.slots.len())
+            .max(MIN_SLOTS)
+            .min(self.size);
+        let mut slots = vec![None; cap];
+        if !self.slots.is_empty() {
+            for (i, slot) in slots.iter_mut().enumerate().take(self.slots.len()) {
+                let p = self.pos(i);
+                *slot = self.slots[p].take();
+            }
         }
         self.slots = slots;
-        self.size = size;
         self.head = 0;
     }
 
@@ -141,5 +149,20 @@ mod tests {
         assert!(!r.insert(512, 0, Bytes::from_static(b"x")));
         assert!(r.insert(511, 0, Bytes::from_static(b"z")));
         assert!(r.has(511));
+    }
+
+    #[test]
+    fn a_large_window_allocates_only_as_far_as_segments_reach() {
+        let slot = std::mem::size_of::<Option<(u8, Bytes)>>();
+        let mut r = RecvRing::new(65_535);
+        assert!(r.insert(3, 0, Bytes::from_static(b"d")));
+        assert_eq!(r.heap_bytes(), MIN_SLOTS * slot);
+        assert!(r.insert(1000, 0, Bytes::from_static(b"z")));
+        assert_eq!(r.heap_bytes(), 1024 * slot);
+        assert!(r.has(3) && r.has(1000) && !r.has(4));
+        assert!(r.insert(65_534, 0, Bytes::from_static(b"e")));
+        assert_eq!(r.heap_bytes(), 65_535 * slot);
+        assert!(r.has(3) && r.has(1000) && r.has(65_534));
+        assert!(!r.insert(65_535, 0, Bytes::from_static(b"x")));
     }
 }

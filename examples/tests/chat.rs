@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use netem_tests::link::{LinkConfig, Loss};
-use support::{Proc, Relay, free_udp};
+use support::{Proc, free_udp, relay};
 
 const CHAT: &str = env!("CARGO_BIN_EXE_chat");
 
@@ -100,8 +100,8 @@ fn three_clients_at_ten_percent_loss() {
         loss: Loss::Independent(0.10),
         ..LinkConfig::delay_ms(10)
     };
-    let relay = Relay::start(addr, lossy.clone(), lossy);
-    room(relay.addr);
+    let relay = relay(addr, lossy.clone(), lossy);
+    room(relay.addr());
     assert!(server.output().contains("carol left"));
 }
 

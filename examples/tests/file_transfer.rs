@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use netem_tests::link::LinkConfig;
-use support::{Proc, Relay, TempDir, free_udp, pattern};
+use support::{Proc, TempDir, free_udp, pattern, relay};
 
 const FT: &str = env!("CARGO_BIN_EXE_file-transfer");
 
@@ -157,9 +157,9 @@ fn interrupted_transfer_resumes() {
         queue_limit: 256,
         ..LinkConfig::default()
     };
-    let relay = Relay::start(addr, slow, LinkConfig::default());
+    let relay = relay(addr, slow, LinkConfig::default());
     let mut child = Command::new(FT)
-        .args(["send", "--to", &relay.addr.to_string()])
+        .args(["send", "--to", &relay.addr().to_string()])
         .arg(&file)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

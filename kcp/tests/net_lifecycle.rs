@@ -63,7 +63,7 @@ async fn backpressure(cfg: Config, bound: u64) {
     }
     let mss = (cfg.mtu - 24 - 28) as u64;
     assert!(written <= bound, "accepted {written} bytes, bound {bound}");
-    let rcv_wnd = u64::from(cfg.recv_window).max(cfg.window_memory as u64 / (cfg.mtu as u64 - 24));
+    let rcv_wnd = u64::from(cfg.recv_window).max(cfg.window_memory as u64 / mss);
     assert!(
         written >= rcv_wnd * mss,
         "only {written} bytes moved before blocking"

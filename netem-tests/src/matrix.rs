@@ -380,8 +380,7 @@ async fn ours_cell(
             tokio::spawn(crate::workload::serve(s));
         }
     });
-    let relay = match Relay::spawn_thread(lo(), RelayConfig::new(server_addr, up, down, seed)).await
-    {
+    let relay = match Relay::spawn_thread(lo(), RelayConfig::new(server_addr, up, down, seed)) {
         Ok(r) => r,
         Err(e) => return Outcome::failed(format!("relay: {e}")),
     };
@@ -508,7 +507,6 @@ async fn kcptun_cell(
             lo(),
             RelayConfig::new(([127, 0, 0, 1], sport).into(), up, down, seed),
         )
-        .await
         .map_err(|e| format!("relay: {e}"))?;
         let client = tokio::process::Command::new("kcptun-client")
             .args([

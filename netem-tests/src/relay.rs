@@ -197,9 +197,10 @@ impl Relay {
 
     /// Binds and runs the relay on a thread of its own (a single-threaded runtime), so that its timing
     /// does not depend on how busy the caller's runtime is: a fair path for a transport running in the same
-    /// process as the relay and for one running in other processes alike.
-    pub async fn spawn_thread(listen: SocketAddr, cfg: RelayConfig) -> io::Result<RelayHandle> {
-        let (addr_tx, addr_rx) = oneshot::channel::<io::Result<SocketAddr>>();
+    /// process as the relay and for one running in other processes alike. Blocks only until the relay's
+    /// socket is bound, so it serves callers with or without a runtime. Dropping the handle stops the relay.
+    pub fn spawn_thread(listen: SocketAddr, cfg: RelayConfig) -> io::Result<RelayHandle> {
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel::<io::Result<SocketAddr>>();
         let (tx, rx) = oneshot::channel();
         let (done_tx, done) = oneshot::channel();
         std::thread::Builder::new()
@@ -233,7 +234,7 @@ impl Relay {
                 });
             })?;
         let addr = addr_rx
-            .await
+            .recv()
             .map_err(|_| io::Error::other("relay thread ended before binding"))??;
         Ok(RelayHandle {
             addr,

@@ -176,6 +176,19 @@ async fn full_matrix() {
     run_cells(Cell::full_matrix()).await;
 }
 
+/// Opens a stream on `client` and checks that `data` comes back intact within 10 s.
+async fn echo_checked(client: &stack::Client, data: &[u8], when: &str) {
+    let s = client
+        .open_stream()
+        .await
+        .unwrap_or_else(|e| panic!("open {when}: {e}"));
+    let back = tokio::time::timeout(Duration::from_secs(10), echo_one(s, data))
+        .await
+        .unwrap_or_else(|_| panic!("echo {when} timed out"))
+        .unwrap_or_else(|e| panic!("echo {when}: {e}"));
+    assert_eq!(back, crc32fast::hash(data), "echo {when}");
+}
+
 /// kcptun-server restarts while our client is idle; the next open_stream works without reconnecting.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_restart_while_idle() {
@@ -199,22 +212,13 @@ async fn server_restart_while_idle() {
         };
         let client = connect(udp, &cfg).await.expect("connect");
         let data = payload(1, 20_000);
-        let s = client.open_stream().await.expect("open before restart");
-        assert_eq!(
-            echo_one(s, &data).await.expect("echo"),
-            crc32fast::hash(&data)
-        );
+        echo_checked(&client, &data, "before restart").await;
 
         server.stop();
         let _server = Kcptun::server(udp, echo.addr, &cell, &[]);
         // The client stays idle for longer than its idle_recycle before it opens again.
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let s = client.open_stream().await.expect("open after restart");
-        let back = tokio::time::timeout(Duration::from_secs(10), echo_one(s, &data))
-            .await
-            .expect("echo after restart timed out")
-            .expect("echo after restart");
-        assert_eq!(back, crc32fast::hash(&data));
+        echo_checked(&client, &data, "after restart").await;
         assert_eq!(client.stats().await.sessions_created, 2);
     })
     .await
@@ -248,11 +252,7 @@ async fn dead_session_replaced_after_keepalive_timeout() {
         };
         let client = connect(udp, &cfg).await.expect("connect");
         let data = payload(2, 30_000);
-        let s = client.open_stream().await.expect("open before restart");
-        assert_eq!(
-            echo_one(s, &data).await.expect("echo"),
-            crc32fast::hash(&data)
-        );
+        echo_checked(&client, &data, "before restart").await;
 
         server.stop();
         let _server = Kcptun::server(udp, echo.addr, &cell, &["--keepalive", "1"]);
@@ -263,12 +263,7 @@ async fn dead_session_replaced_after_keepalive_timeout() {
             tokio::time::sleep(Duration::from_millis(100)).await;
             waited += 1;
         }
-        let s = client.open_stream().await.expect("open after restart");
-        let back = tokio::time::timeout(Duration::from_secs(10), echo_one(s, &data))
-            .await
-            .expect("echo after restart timed out")
-            .expect("echo after restart");
-        assert_eq!(back, crc32fast::hash(&data));
+        echo_checked(&client, &data, "after restart").await;
         assert_eq!(client.stats().await.sessions_created, 2);
     })
     .await

@@ -69,6 +69,31 @@ fn cpu_secs(pid: &str) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// The numbers after the tag of a peer's result line (`RESULT a b c ...`); panics, naming the line, when
+/// fewer than `need` parse (a peer that failed or changed its output).
+fn result_fields(line: &str, need: usize) -> Vec<f64> {
+    let f: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    assert!(
+        f.len() >= need,
+        "peer result {line:?}: expected {need} numbers"
+    );
+    f
+}
+
+/// (MiB/s, CPU seconds per GiB) from a sink's `RESULT bytes seconds sink_cpu` line plus the sender's CPU.
+fn bulk_result(line: &str, sender_cpu: f64) -> (f64, f64) {
+    let f = result_fields(line, 3);
+    let (bytes, t, sink_cpu) = (f[0], f[1], f[2]);
+    (
+        bytes / t / 1048576.0,
+        (sender_cpu + sink_cpu) / (bytes / 1073741824.0),
+    )
+}
+
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -207,16 +232,7 @@ fn go_bulk(peer: &Path, c: Case, secs: f64) -> (f64, f64) {
     source.kill().ok();
     source.wait().ok();
     sink.wait().ok();
-    let f: Vec<f64> = res
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    let (bytes, t, sink_cpu) = (f[0], f[1], f[2]);
-    (
-        bytes / t / 1048576.0,
-        (src_cpu + sink_cpu) / (bytes / 1073741824.0),
-    )
+    bulk_result(&res, src_cpu)
 }
 
 async fn ours_bulk(c: Case, secs: f64) -> (f64, f64) {
@@ -298,16 +314,7 @@ fn ours_bulk_2proc(rt: &tokio::runtime::Runtime, idx: usize, c: Case, secs: f64)
     let own = cpu_secs("self") - cpu0;
     sender.abort();
     child.wait().ok();
-    let f: Vec<f64> = res
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    let (bytes, t, sink_cpu) = (f[0], f[1], f[2]);
-    (
-        bytes / t / 1048576.0,
-        (own + sink_cpu) / (bytes / 1073741824.0),
-    )
+    bulk_result(&res, own)
 }
 
 /// (round trips per second, p50 us, p99 us)
@@ -330,11 +337,7 @@ fn go_echo(peer: &Path, c: Case, secs: f64) -> (f64, f64, f64) {
     cli.wait().ok();
     srv.kill().ok();
     srv.wait().ok();
-    let f: Vec<f64> = res
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|v| v.parse().ok())
-        .collect();
+    let f = result_fields(&res, 4);
     (f[0] / f[1], f[2], f[3])
 }
 
@@ -704,11 +707,7 @@ fn main() {
             let base: f64 = line(&mut out).trim_start_matches("BASE ").parse().unwrap();
             let pid = child.id().to_string();
             let (clients, ready) = rt.block_on(open_idle_clients(addr, n, &mut out));
-            let f: Vec<f64> = ready
-                .split_whitespace()
-                .skip(1)
-                .filter_map(|v| v.parse().ok())
-                .collect();
+            let f = result_fields(&ready, 0);
             let idle_cpu = if f.len() > 2 {
                 f[2]
             } else {

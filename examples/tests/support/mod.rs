@@ -170,53 +170,15 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-/// The netem relay (seeded link model) on its own thread and runtime, forwarding a loopback port to
-/// `upstream`; stops when dropped.
-pub struct Relay {
-    pub addr: SocketAddr,
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Relay {
-    pub fn start(
-        upstream: SocketAddr,
-        up: netem_tests::link::LinkConfig,
-        down: netem_tests::link::LinkConfig,
-    ) -> Relay {
-        let (addr_tx, addr_rx) = mpsc::channel();
-        let (stop_tx, stop_rx) = mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let cfg = netem_tests::relay::RelayConfig::new(upstream, up, down, 7);
-                let h = netem_tests::relay::Relay::spawn("127.0.0.1:0".parse().unwrap(), cfg)
-                    .await
-                    .expect("relay");
-                addr_tx.send(h.addr()).unwrap();
-                let _ = tokio::task::spawn_blocking(move || stop_rx.recv()).await;
-                let _ = h.finish().await;
-            });
-        });
-        let addr = addr_rx.recv_timeout(READY_LIMIT).expect("relay address");
-        Relay {
-            addr,
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+/// The netem relay (seeded link model) on its own thread, forwarding a loopback port to `upstream`; stops
+/// when dropped.
+pub fn relay(
+    upstream: SocketAddr,
+    up: netem_tests::link::LinkConfig,
+    down: netem_tests::link::LinkConfig,
+) -> netem_tests::relay::RelayHandle {
+    let cfg = netem_tests::relay::RelayConfig::new(upstream, up, down, 7);
+    netem_tests::relay::Relay::spawn_thread(([127, 0, 0, 1], 0).into(), cfg).expect("relay")
 }
 
 /// A fresh empty directory under the system temp dir, removed on drop.

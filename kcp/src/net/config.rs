@@ -96,26 +96,10 @@ impl Default for Config {
 pub const DEFAULT_WINDOW_MEMORY: usize = 8 << 20;
 
 impl Config {
-    /// Largest segment payload for this MTU and an envelope header of `reserved` bytes.
-    fn mss(&self, reserved: usize) -> usize {
-        self.mtu
-            .saturating_sub(crate::proto::OVERHEAD + reserved)
-            .max(1)
-    }
-
-    /// The send window's ceiling in segments (0 when windows are fixed).
-    pub(crate) fn max_send_window(&self, reserved: usize) -> u16 {
-        if self.window_memory == 0 {
-            return 0;
-        }
-        (self.window_memory / self.mss(reserved)).min(65_535) as u16
-    }
-
-    /// The receive window advertised: the configured one, raised to [`Config::window_memory`] when windows
-    /// are automatic (segments counted at the MTU without the envelope header, which errs on the small side).
-    pub(crate) fn recv_window_in_force(&self) -> u16 {
-        let auto = (self.window_memory / self.mss(0)).min(65_535) as u16;
-        self.recv_window.max(auto)
+    /// `window_memory` in segments of `mss` payload bytes (0 when windows are fixed): the send window's
+    /// ceiling, and the least receive window advertised.
+    pub(crate) fn window_memory_segments(&self, mss: usize) -> u16 {
+        (self.window_memory / mss.max(1)).min(65_535) as u16
     }
 
     /// `true` when FEC is on for sending (both shard counts non-zero, as kcp-go).

@@ -14,7 +14,6 @@ use crate::proto::{Kcp, KcpConfig, RecvError, SendError, Stats};
 pub(crate) struct Core {
     kcp: Kcp,
     leftover: Bytes,
-    rcv_wnd: usize,
     /// Counters already added to the SNMP set.
     folded: Stats,
 }
@@ -22,22 +21,24 @@ pub(crate) struct Core {
 impl Core {
     /// `reserved`: bytes of envelope header in front of every datagram.
     pub(crate) fn new(conv: u32, cfg: &Config, reserved: usize) -> io::Result<Self> {
-        let kcfg = KcpConfig {
+        let mut kcfg = KcpConfig {
             preset: cfg.preset,
             snd_wnd: cfg.send_window,
-            rcv_wnd: cfg.recv_window_in_force(),
-            max_snd_wnd: cfg.max_send_window(reserved),
+            rcv_wnd: cfg.recv_window,
+            max_snd_wnd: 0,
             mtu: cfg.mtu,
             stream: cfg.stream_mode,
             reserved,
             ack_nodelay: cfg.ack_nodelay,
         };
+        let auto = cfg.window_memory_segments(kcfg.mss());
+        kcfg.max_snd_wnd = auto;
+        kcfg.rcv_wnd = kcfg.rcv_wnd.max(auto);
         let kcp = Kcp::new(conv, &kcfg)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         Ok(Core {
             kcp,
             leftover: Bytes::new(),
-            rcv_wnd: usize::from(cfg.recv_window_in_force()),
             folded: Stats::default(),
         })
     }
@@ -87,7 +88,7 @@ impl Core {
     }
 
     fn window_full(&self) -> bool {
-        self.kcp.stats().rcv_queue >= self.rcv_wnd
+        self.kcp.recv_window_full()
     }
 
     /// Stream read: fills `buf` from as many segments as are ready. Returns the bytes copied and

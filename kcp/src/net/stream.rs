@@ -12,7 +12,7 @@ use tokio::net::lookup_host;
 
 use super::config::Config;
 use super::driver::{Driver, Role};
-use super::session::{EndpointShared, Session};
+use super::session::{EndpointShared, Session, State};
 use super::stats::{SessionStats, Snmp, snmp};
 use super::udp::{SockOpts, Udp};
 
@@ -133,14 +133,8 @@ impl KcpStream {
 
     fn poll_send_msg(&self, cx: &mut Context<'_>, msg: &[u8]) -> Poll<io::Result<()>> {
         let mut st = self.sess.lock();
-        if let Some(reason) = st.ended {
-            return Poll::Ready(Err(reason.to_error()));
-        }
-        if st.write_shut {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "write after shutdown",
-            )));
+        if let Err(e) = writable(&st) {
+            return Poll::Ready(Err(e));
         }
         let Some(live) = st.live.as_mut() else {
             return Poll::Ready(Err(io::Error::from(io::ErrorKind::NotConnected)));
@@ -211,6 +205,20 @@ pub(crate) fn sock_opts(config: &Config) -> SockOpts {
     }
 }
 
+/// Why a write cannot proceed: the session ended or this side shut down its writes.
+fn writable(st: &State) -> io::Result<()> {
+    if let Some(reason) = st.ended {
+        return Err(reason.to_error());
+    }
+    if st.write_shut {
+        return Err(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "write after shutdown",
+        ));
+    }
+    Ok(())
+}
+
 impl AsyncRead for KcpStream {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -241,14 +249,8 @@ impl AsyncWrite for KcpStream {
             return Poll::Ready(Ok(0));
         }
         let mut st = self.sess.lock();
-        if let Some(reason) = st.ended {
-            return Poll::Ready(Err(reason.to_error()));
-        }
-        if st.write_shut {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "write after shutdown",
-            )));
+        if let Err(e) = writable(&st) {
+            return Poll::Ready(Err(e));
         }
         let Some(live) = st.live.as_mut() else {
             return Poll::Ready(Err(io::Error::from(io::ErrorKind::NotConnected)));

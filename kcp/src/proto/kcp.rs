@@ -176,8 +176,6 @@ pub struct Kcp {
     fastresend: u32,
     nocwnd: bool,
 
-    /// Limit of the span `snd_una..snd_nxt`: the configured window, or the ceiling when it is automatic.
-    snd_wnd: u32,
     sizer: WindowSizer,
     rcv_wnd: u32,
     rmt_wnd: u32,
@@ -226,7 +224,6 @@ impl Kcp {
             interval: 100,
             fastresend: 0,
             nocwnd: false,
-            snd_wnd: cfg.snd_wnd.max(cfg.max_snd_wnd) as u32,
             sizer: WindowSizer::new(cfg.snd_wnd as u32, cfg.max_snd_wnd as u32),
             rcv_wnd: cfg.rcv_wnd as u32,
             rmt_wnd: WND_DEF as u32,
@@ -275,7 +272,6 @@ impl Kcp {
     pub fn set_window(&mut self, snd_wnd: u16, rcv_wnd: u16) {
         if snd_wnd > 0 {
             self.sizer.set_limits(snd_wnd as u32, self.sizer.ceil());
-            self.snd_wnd = self.sizer.ceil().max(snd_wnd as u32);
         }
         if rcv_wnd > 0 {
             self.rcv_wnd = rcv_wnd as u32;
@@ -288,7 +284,6 @@ impl Kcp {
     pub fn set_max_send_window(&mut self, max_snd_wnd: u16) {
         self.sizer
             .set_limits(self.sizer.floor(), max_snd_wnd as u32);
-        self.snd_wnd = self.sizer.floor().max(max_snd_wnd as u32);
     }
 
     /// The writers' window in force, in segments (compare with [`write_backlog`](Kcp::write_backlog)): the
@@ -408,7 +403,22 @@ impl Kcp {
 
     /// Segments queued or in flight (kcp-go `WaitSnd`: acked-but-not-una'd segments still count).
     pub fn wait_snd(&self) -> usize {
-        self.snd_buf.len() + self.snd_queue.len() + usize::from(!self.snd_arena.is_empty())
+        self.snd_buf.len() + self.queued()
+    }
+
+    /// Segments not yet moved into the window (the stream-mode arena's growing tail counts as one).
+    fn queued(&self) -> usize {
+        self.snd_queue.len() + usize::from(!self.snd_arena.is_empty())
+    }
+
+    /// No data waits to enter the window.
+    fn nothing_queued(&self) -> bool {
+        self.snd_queue.is_empty() && (!self.stream || self.snd_arena.is_empty())
+    }
+
+    /// Limit of the span `snd_una..snd_nxt`: the configured window, or the ceiling when it is automatic.
+    fn span_limit(&self) -> u32 {
+        self.sizer.floor().max(self.sizer.ceil())
     }
 
     /// Segments counted against the writers' limit: [`wait_snd`](Kcp::wait_snd) with a fixed window. With an
@@ -416,7 +426,7 @@ impl Kcp {
     /// retransmission, not for the path), only segments unacknowledged or queued.
     pub fn write_backlog(&self) -> usize {
         if self.sizer.is_auto() {
-            self.snd_buf.unacked() + self.snd_queue.len() + usize::from(!self.snd_arena.is_empty())
+            self.snd_buf.unacked() + self.queued()
         } else {
             self.wait_snd()
         }
@@ -429,7 +439,7 @@ impl Kcp {
             return self.write_backlog() < self.sizer.window() as usize;
         }
         let w = self.wait_snd();
-        w < self.snd_wnd as usize && w < self.rmt_wnd as usize
+        w < self.span_limit() as usize && w < self.rmt_wnd as usize
     }
 
     /// True once some segment was transmitted `dead_link` times without being acknowledged. KCP itself does not
@@ -439,6 +449,11 @@ impl Kcp {
     }
 
     // ----- receiving -----
+
+    /// Whether the receive queue fills the receive window (the peer was told window 0; reading reopens it).
+    pub fn recv_window_full(&self) -> bool {
+        self.rcv_queue.len() >= self.rcv_wnd as usize
+    }
 
     /// Size of the next message (stream mode: the next segment), or `None` if none is complete.
     pub fn peek_size(&self) -> Option<usize> {
@@ -465,7 +480,7 @@ impl Kcp {
         if need > buf.len() {
             return Err(RecvError::BufferTooSmall { need });
         }
-        let was_full = self.rcv_queue.len() >= self.rcv_wnd as usize;
+        let was_full = self.recv_window_full();
         let mut n = 0;
         while let Some((frg, d)) = self.rcv_queue.pop_front() {
             buf[n..n + d.len()].copy_from_slice(&d);
@@ -482,7 +497,7 @@ impl Kcp {
     /// mode), else joined into one buffer.
     pub fn recv_bytes(&mut self) -> Option<Bytes> {
         let need = self.peek_size()?;
-        let was_full = self.rcv_queue.len() >= self.rcv_wnd as usize;
+        let was_full = self.recv_window_full();
         let out = if self.rcv_queue.front().is_some_and(|(f, _)| *f == 0) {
             self.rcv_queue.pop_front().map(|(_, d)| d)
         } else {
@@ -501,7 +516,7 @@ impl Kcp {
 
     fn after_recv(&mut self, was_full: bool) {
         self.move_to_queue();
-        if was_full && self.rcv_queue.len() < self.rcv_wnd as usize {
+        if was_full && !self.recv_window_full() {
             // Tell the peer the window reopened.
             self.probe |= ASK_TELL;
         }
@@ -595,14 +610,12 @@ impl Kcp {
         if self.sizer.is_auto() {
             let acked = self.snd_buf.acked_total() - old_acked;
             if acked > 0 || rtt_sample.is_some() {
-                let nothing_queued =
-                    self.snd_queue.is_empty() && (!self.stream || self.snd_arena.is_empty());
                 let app_limited =
-                    nothing_queued && self.snd_buf.unacked() < self.sizer.pipe() as usize;
+                    self.nothing_queued() && self.snd_buf.unacked() < self.sizer.pipe() as usize;
                 self.sizer
                     .on_ack(now, acked as u32, rtt_sample, app_limited);
             }
-            pipe_freed = acked > 0 && (!self.snd_queue.is_empty() || !self.snd_arena.is_empty());
+            pipe_freed = acked > 0 && self.queued() > 0;
         }
         // Congestion window growth. kcp-go grows once per datagram that moved una, however many segments it
         // acknowledged; with one ACK datagram per flush that starves the window (C test: queues grow without
@@ -619,8 +632,7 @@ impl Kcp {
         // kcp-go flushes at once when una moved the window. We also do when an ACK made a fast or early
         // retransmission due (as TCP retransmits on the third duplicate ACK instead of at the next timer tick);
         // the early case only when no new data waits, since a flush carrying new data does not early-retransmit.
-        let early_possible =
-            self.snd_queue.is_empty() && (!self.stream || self.snd_arena.is_empty());
+        let early_possible = self.nothing_queued();
         if slid
             || pipe_freed
             || (latest_ack_ts.is_some()
@@ -847,7 +859,7 @@ impl Kcp {
         }
         self.probe = 0;
 
-        let mut cwnd = self.snd_wnd.min(self.rmt_wnd);
+        let mut cwnd = self.span_limit().min(self.rmt_wnd);
         if !self.nocwnd {
             cwnd = cwnd.min(self.cwnd);
         }
@@ -876,9 +888,7 @@ impl Kcp {
         // Early retransmit is for the tail, when no new data follows a loss to trigger fast retransmit. A full
         // fixed window stands for that too (kcp-go's windows stay full under loss); a full pipe does not: it
         // is full most of the time, and ACKs arriving a flush apart would make every unacked segment look lost.
-        let early = new_segs == 0
-            && (!self.sizer.is_auto()
-                || self.snd_queue.is_empty() && (!self.stream || self.snd_arena.is_empty()));
+        let early = new_segs == 0 && (!self.sizer.is_auto() || self.nothing_queued());
         while let Some((sn, kind)) = self.snd_buf.pop_fast(self.fastresend > 0, early) {
             self.transmit(sn, now, t, self.rtt.rto, wnd, false, out);
             change += 1;
@@ -1001,7 +1011,7 @@ impl Kcp {
         s.snd_nxt = self.snd_buf.nxt();
         s.rcv_nxt = self.rcv_nxt;
         s.in_flight = self.snd_buf.nxt().wrapping_sub(self.snd_buf.una());
-        s.snd_queue = self.snd_queue.len() + usize::from(!self.snd_arena.is_empty());
+        s.snd_queue = self.queued();
         s.snd_buf = self.snd_buf.len();
         s.rcv_buf = self.rcv_buf.len();
         s.rcv_queue = self.rcv_queue.len();

@@ -489,3 +489,41 @@ fn idle_footprint_shrinks_after_a_transfer() {
     assert_eq!(read_all(&mut b), b"ping");
     assert_eq!(read_all(&mut a), b"pong");
 }
+
+#[test]
+fn retransmission_timer_holds_the_recent_rtt_peak() {
+    // A window stall drains the bottleneck queue: RTT samples fall from 110 ms (queue full) to 57 ms (empty).
+    // kcp-go's estimator lets its RTO follow them down (its variance hardly reacts to falling samples), but the
+    // refilled queue brings the 110 ms back a round trip later; segments sent now must not time out before that.
+    let mut a = Kcp::new(1, &cfg(false)).unwrap();
+    let mut b = Kcp::new(1, &cfg(false)).unwrap();
+    let mut now = 0u32;
+    // 40 rounds of one segment at 110 ms, then 5 rounds of 10 segments each at 57 ms: a burst of fast samples.
+    for (rtt, n) in std::iter::repeat_n((110u32, 1), 40).chain(std::iter::repeat_n((57, 10), 5)) {
+        for _ in 0..n {
+            a.send(b"x").unwrap();
+        }
+        let d = flush(&mut a, now);
+        deliver(&mut b, now, &d);
+        deliver(&mut a, now + rtt, &flush(&mut b, now));
+        assert_eq!(read_all(&mut b).len(), n);
+        now += rtt + 1;
+    }
+    assert!(
+        a.rtt().rto < 100,
+        "precondition: the estimator's RTO ({}) fell below the recent peak",
+        a.rtt().rto
+    );
+    a.send(b"lost").unwrap();
+    assert_eq!(flush(&mut a, now).len(), 1);
+    let sent = now;
+    let mut resent = None;
+    while now < sent + 1_000 && resent.is_none() {
+        now = a.check(now).max(now + 1);
+        if !flush(&mut a, now).is_empty() {
+            resent = Some(now);
+        }
+    }
+    let resent = resent.expect("the lost segment is retransmitted") - sent;
+    assert!((110..=200).contains(&resent), "retransmitted after {resent} ms");
+}

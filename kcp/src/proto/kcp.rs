@@ -9,7 +9,7 @@ use super::autownd::WindowSizer;
 use super::config::{ConfigError, DEAD_LINK, KcpConfig, Preset, WND_DEF};
 use super::header::{Cmd, InputError, OVERHEAD, SegmentHeader, segments};
 use super::rcvbuf::RecvRing;
-use super::rtt::{RTO_MIN, RTO_NDL, RttEstimator};
+use super::rtt::{RTO_MAX, RTO_MIN, RTO_NDL, RttEstimator};
 use super::seq::{Clock, diff};
 use super::sndbuf::{FastKind, SendBuf, TimeoutVerdict};
 use super::stats::Stats;
@@ -20,6 +20,8 @@ const PROBE_INIT: u32 = 7_000;
 const PROBE_LIMIT: u32 = 120_000;
 const THRESH_INIT: u32 = 2;
 const THRESH_MIN: u32 = 2;
+/// How long an RTT peak holds up the retransmission timeout, ms.
+const PEAK_WINDOW: u32 = 1000;
 /// Size of the chunks payload copies are carved from: one allocation per ~11 full segments instead of one per
 /// segment. A stored segment keeps its whole chunk alive, but chunks are only filled by segments accepted
 /// into the receive window (duplicates and segments outside it are dropped before the copy), and a segment
@@ -201,6 +203,9 @@ pub struct Kcp {
     acklist: Vec<(u32, u32)>,
     out: Vec<u8>,
 
+    /// Largest RTT sample of the last [`PEAK_WINDOW`] ms (roughly), and when it was taken.
+    rtt_peak: u32,
+    rtt_peak_at: u32,
     /// Congestion state before the last timeout, restored if that timeout proves spurious.
     undo: Option<(u32, u32, u32)>,
     clock: Clock,
@@ -245,6 +250,8 @@ impl Kcp {
             rcv_arena: BytesMut::new(),
             acklist: Vec::new(),
             out: vec![0; cfg.mtu],
+            rtt_peak: 0,
+            rtt_peak_at: 0,
             undo: None,
             clock: Clock::default(),
             next_flush: None,
@@ -602,6 +609,10 @@ impl Kcp {
             if rtt >= 0 {
                 self.rtt.update(rtt, self.interval);
                 rtt_sample = Some(rtt as u32);
+                if rtt as u32 >= self.rtt_peak || diff(now, self.rtt_peak_at) > PEAK_WINDOW as i32 {
+                    self.rtt_peak = rtt as u32;
+                    self.rtt_peak_at = now;
+                }
             }
         }
         // With an automatic window, an ACK that frees room in the pipe sends the next segments at once
@@ -890,7 +901,7 @@ impl Kcp {
         // is full most of the time, and ACKs arriving a flush apart would make every unacked segment look lost.
         let early = new_segs == 0 && (!self.sizer.is_auto() || self.nothing_queued());
         while let Some((sn, kind)) = self.snd_buf.pop_fast(self.fastresend > 0, early) {
-            self.transmit(sn, now, t, self.rtt.rto, wnd, false, out);
+            self.transmit(sn, now, t, self.timer_rto(), wnd, false, out);
             change += 1;
             match kind {
                 FastKind::Fast => self.stats.fast_retrans_segs += 1,
@@ -898,16 +909,17 @@ impl Kcp {
             }
         }
         // Retransmission timeouts.
+        let base_rto = self.timer_rto();
         while let Some(sn) = self.snd_buf.pop_expired(t) {
             let step = if self.nodelay == 0 {
-                self.rtt.rto
+                base_rto
             } else {
-                self.rtt.rto / 2
+                base_rto / 2
             };
             let rto = self
                 .snd_buf
                 .get_mut(sn)
-                .map_or(self.rtt.rto, |s| s.rto)
+                .map_or(base_rto, |s| s.rto)
                 .saturating_add(step);
             self.transmit(sn, now, t, rto, wnd, true, out);
             lost += 1;
@@ -916,15 +928,7 @@ impl Kcp {
         self.stats.retrans_segs += change + lost;
         // First transmissions.
         for i in 0..new_segs {
-            self.transmit(
-                first_new.wrapping_add(i),
-                now,
-                t,
-                self.rtt.rto,
-                wnd,
-                false,
-                out,
-            );
+            self.transmit(first_new.wrapping_add(i), now, t, base_rto, wnd, false, out);
         }
         out.finish();
 
@@ -991,6 +995,15 @@ impl Kcp {
         if seg.xmit >= self.dead_link {
             self.dead = true;
         }
+    }
+
+    /// The timeout new transmissions get: kcp-go's RTO, but not below the largest RTT of the last second. When a window-stall drains the bottleneck queue, a few fast samples pull kcp-go's RTO
+    /// (whose variance term hardly reacts to falling samples) below the delay the refilled queue brings back
+    /// a round trip later; every segment of the refill then times out spuriously, the duplicates overflow
+    /// the queue, and the next stall follows.
+    fn timer_rto(&self) -> u32 {
+        let floor = self.rtt_peak.min(RTO_MAX);
+        self.rtt.rto.max(floor)
     }
 
     // ----- observation -----

@@ -271,3 +271,58 @@ fn parity_datagrams_are_as_long_as_the_longest_in_the_group() {
     assert_eq!(lens, [1350, 1350]);
     assert_eq!(c.stats().out_pkts, 5);
 }
+
+#[test]
+fn parity_budget_sends_fewer_shards_and_the_peer_still_recovers() {
+    let key = derive_key("k");
+    let mut tx = Codec::new(&CodecConfig::new(CryptKind::Aes256, key, 10, 3)).unwrap();
+    let mut rx = Codec::new(&CodecConfig::new(CryptKind::Aes256, key, 10, 3)).unwrap();
+    assert_eq!(tx.parity_shards(), 3);
+    // Group 0: full parity; group 1: one shard; group 2: none; group 3: full again.
+    let mut wire = Vec::new();
+    let mut parity_per_group = Vec::new();
+    for i in 0..40u32 {
+        if i % 10 == 0 {
+            tx.set_parity_budget([3, 1, 0, 7][i as usize / 10]);
+        }
+        let mut b = framed(&tx, &kcp_datagram(i, 60 + i as usize));
+        let parity: Vec<Vec<u8>> = tx.encode(&mut b, i).unwrap().map(<[u8]>::to_vec).collect();
+        if i % 10 == 9 {
+            parity_per_group.push(parity.len());
+        }
+        wire.push((i, b));
+        wire.extend(parity.into_iter().map(|p| (u32::MAX, p)));
+    }
+    assert_eq!(
+        parity_per_group,
+        [3, 1, 0, 3],
+        "budget clamped to the configured 3"
+    );
+    assert_eq!(tx.stats().fec_parity_skipped, 1);
+    // Lose one data packet in each group: groups 0, 1 and 3 are repaired, group 2 (no parity) is not.
+    let mut recovered = Vec::new();
+    for (id, mut b) in wire {
+        if [4, 14, 24, 34].contains(&id) {
+            continue;
+        }
+        recovered.extend(
+            rx.decode(&mut b, 0)
+                .filter(|p| p.recovered)
+                .map(|p| p.data.to_vec()),
+        );
+    }
+    assert_eq!(
+        recovered,
+        vec![
+            kcp_datagram(4, 64),
+            kcp_datagram(14, 74),
+            kcp_datagram(34, 94)
+        ]
+    );
+    assert_eq!(
+        rx.decoder_shards(),
+        Some((10, 3)),
+        "no retune: gaps are not a new pattern"
+    );
+    assert_eq!(rx.stats().fec_retunes, 0);
+}

@@ -525,5 +525,65 @@ fn retransmission_timer_holds_the_recent_rtt_peak() {
         }
     }
     let resent = resent.expect("the lost segment is retransmitted") - sent;
-    assert!((110..=200).contains(&resent), "retransmitted after {resent} ms");
+    assert!(
+        (110..=200).contains(&resent),
+        "retransmitted after {resent} ms"
+    );
+}
+
+#[test]
+fn acks_above_a_hole_are_repeated_once_with_the_next_acks() {
+    let mut a = Kcp::new(1, &cfg(false)).unwrap();
+    let mut b = Kcp::new(1, &cfg(false)).unwrap();
+    for i in 0..5u8 {
+        a.send(&[i; 100]).unwrap();
+    }
+    let d = flush(&mut a, 0);
+    let segs: Vec<Vec<u8>> = d
+        .iter()
+        .flat_map(|x| segments(x).map(|s| s.unwrap()))
+        .map(|(h, p)| {
+            let mut v = vec![0u8; OVERHEAD];
+            h.encode(&mut v);
+            v.extend_from_slice(p);
+            v
+        })
+        .collect();
+    assert_eq!(segs.len(), 5);
+    let acks = |dgrams: &[Vec<u8>]| -> Vec<u32> {
+        dgrams
+            .iter()
+            .flat_map(|x| segments(x).map(|s| s.unwrap().0))
+            .filter(|h| h.cmd == Cmd::Ack)
+            .map(|h| h.sn)
+            .collect()
+    };
+    // sn 0 is lost; 1 and 2 arrive, and the datagram acknowledging them is lost too.
+    deliver(&mut b, 5, &segs[1..3]);
+    assert_eq!(acks(&flush(&mut b, 10)), [1, 2]);
+    // No new ACK: nothing is sent again on its own.
+    assert_eq!(acks(&flush(&mut b, 20)), Vec::<u32>::new());
+    // 3 arrives: its ACK goes out last, after the repeated 1 and 2.
+    deliver(&mut b, 25, &segs[3..4]);
+    let second = flush(&mut b, 30);
+    assert_eq!(acks(&second), [1, 2, 3]);
+    deliver(&mut a, 40, &second);
+    assert_eq!(
+        a.unacked().collect::<Vec<_>>(),
+        [0, 4],
+        "1, 2, 3 acknowledged"
+    );
+    // 3 was above the hole too, so it rides once with 4; 1 and 2 are not repeated again.
+    deliver(&mut b, 45, &segs[4..5]);
+    assert_eq!(acks(&flush(&mut b, 50)), [3, 4]);
+    // The hole filled: una covers 4, so it is not repeated.
+    deliver(&mut b, 55, &segs[0..1]);
+    assert_eq!(acks(&flush(&mut b, 60)), [0]);
+    deliver(&mut b, 65, &segs[2..3]); // a duplicate below rcv_nxt
+    assert_eq!(
+        acks(&flush(&mut b, 70)),
+        [2],
+        "kcp-go's rule: the last ACK is sent even if una covers it"
+    );
+    assert_eq!(read_all(&mut b).len(), 500);
 }

@@ -187,3 +187,91 @@ async fn kcp_stream_through_lossy_relay_is_intact() {
     );
     let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
 }
+
+#[tokio::test]
+async fn adaptive_parity_leaves_parity_out_of_bulk_only() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const BULK: usize = 4 << 20;
+    // Defaults: AES, FEC 10/3, automatic windows, adaptive parity.
+    let cfg = kcp::net::Config::default();
+    let listener = kcp::net::KcpListener::bind(lo(), cfg.clone())
+        .await
+        .unwrap();
+    let server_addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 64 << 10];
+        let (mut got, mut sum) = (0usize, 0u64);
+        while got < BULK {
+            let n = s
+                .read(&mut buf[..(BULK - got).min(64 << 10)])
+                .await
+                .unwrap();
+            assert!(n > 0, "EOF after {got} bytes");
+            sum = buf[..n]
+                .iter()
+                .fold(sum, |a, &b| a.wrapping_mul(31).wrapping_add(b as u64));
+            got += n;
+        }
+        s.write_all(&sum.to_le_bytes()).await.unwrap();
+        // Then echo 64-byte messages until EOF.
+        let mut m = [0u8; 64];
+        while s.read_exact(&mut m).await.is_ok() {
+            s.write_all(&m).await.unwrap();
+        }
+    });
+    let (up, down) = links(ImpairArgs {
+        delay: "10ms".into(),
+        loss: "1%".into(),
+        rate: "20mbit".into(),
+        ..Default::default()
+    });
+    let relay = Relay::spawn_thread(lo(), RelayConfig::new(server_addr, up, down, 5)).unwrap();
+    let mut s = kcp::net::KcpStream::connect(relay.addr(), cfg)
+        .await
+        .unwrap();
+    let work = async {
+        let data: Vec<u8> = (0..BULK).map(|i| (i * 7 % 251) as u8).collect();
+        let want = data
+            .iter()
+            .fold(0u64, |a, &b| a.wrapping_mul(31).wrapping_add(b as u64));
+        s.write_all(&data).await.unwrap();
+        let mut sum = [0u8; 8];
+        s.read_exact(&mut sum).await.unwrap();
+        assert_eq!(u64::from_le_bytes(sum), want, "bulk checksum");
+        let after_bulk = s.stats();
+        // Interactive: one message at a time, each echoed before the next.
+        for i in 0..40u8 {
+            s.write_all(&[i; 64]).await.unwrap();
+            let mut m = [0u8; 64];
+            s.read_exact(&mut m).await.unwrap();
+            assert_eq!(m, [i; 64]);
+        }
+        (after_bulk, s.stats())
+    };
+    let (bulk, inter) = tokio::time::timeout(Duration::from_secs(60), work)
+        .await
+        .expect("done within 60 s");
+    // 4 MiB are about 3,200 datagrams, 320 FEC groups: most go without parity while the pipe is full.
+    eprintln!(
+        "groups without parity: {} after bulk, {} after interactive; datagrams sent {} / {}",
+        bulk.fec_groups_without_parity,
+        inter.fec_groups_without_parity,
+        bulk.datagrams_sent,
+        inter.datagrams_sent
+    );
+    assert!(bulk.fec_groups_without_parity >= 100, "{bulk:?}");
+    // 40 messages are 4 groups of data; each keeps its 3 parity shards.
+    assert_eq!(
+        inter.fec_groups_without_parity,
+        bulk.fec_groups_without_parity
+    );
+    assert!(
+        inter.datagrams_sent >= bulk.datagrams_sent + 40 + 3 * 3,
+        "{inter:?}"
+    );
+    // KCP has no close handshake: the server would wait for its idle timeout.
+    server.abort();
+    drop(s);
+    relay.finish().await.unwrap();
+}

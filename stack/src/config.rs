@@ -121,6 +121,10 @@ pub struct Config {
     /// window's floor, and the receive window advertised is at least this many bytes. The default, 8 MiB,
     /// fills 100 Mbit/s at up to 300 ms RTT; a server with many sessions may want less.
     pub window_memory: usize,
+    /// Ours: with automatic windows and FEC, groups carry no parity while a transfer fills its pipe (parity
+    /// would displace data; the ARQ repairs losses more cheaply), and full parity otherwise. Wire-compatible
+    /// with kcptun. `false`: parity always, as kcptun. See [`kcp::net::Config::adaptive_parity`].
+    pub adaptive_parity: bool,
     /// Ours: most streams open at once per session; beyond it the peer's SYN is answered with FIN.
     pub max_streams: usize,
     /// Ours: a stream with no traffic either way for this long is closed (`None` = never, as smux).
@@ -167,6 +171,7 @@ impl Default for Config {
             keepalive: 10,
             keepalive_timeout: Duration::from_secs(30),
             window_memory: kcp::net::DEFAULT_WINDOW_MEMORY,
+            adaptive_parity: true,
             max_streams: 65536,
             stream_idle_timeout: None,
             session_idle_timeout: Some(Duration::from_secs(120)),
@@ -287,6 +292,7 @@ impl Config {
             dscp: (self.dscp > 0).then_some(self.dscp),
             idle_timeout: self.session_idle_timeout,
             window_memory: self.window_memory,
+            adaptive_parity: self.adaptive_parity,
             ..kcp::net::Config::default()
         }
     }

@@ -118,7 +118,8 @@ pub struct CodecStats {
     pub fec_duplicates: u64,
     /// Times autotune switched the decoder to the peer's shard counts.
     pub fec_retunes: u64,
-    /// Groups whose parity the encoder skipped ([`FecLimits::parity_max_age_ms`]).
+    /// Groups the encoder sent without parity ([`FecLimits::parity_max_age_ms`], or a parity budget of 0:
+    /// [`Codec::set_parity_budget`]).
     pub fec_parity_skipped: u64,
 }
 
@@ -328,6 +329,20 @@ impl Codec {
     /// Counters so far.
     pub fn stats(&self) -> &CodecStats {
         &self.stats
+    }
+
+    /// Parity shards sent per FEC group from now on, at most the configured count (see
+    /// [`FecEncoder::set_parity_budget`]); no effect without FEC. The peer needs no change: the unsent
+    /// shards' seqids stay reserved.
+    pub fn set_parity_budget(&mut self, k: usize) {
+        if let Some(enc) = self.fec_enc.as_mut() {
+            enc.set_parity_budget(k);
+        }
+    }
+
+    /// Configured FEC parity shards (0 without FEC).
+    pub fn parity_shards(&self) -> usize {
+        self.fec_enc.as_ref().map_or(0, |_| self.local_shards.1)
     }
 
     /// Current (data, parity) shard counts of the FEC decoder, if one exists (it follows the peer via

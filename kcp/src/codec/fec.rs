@@ -151,6 +151,10 @@ pub struct FecEncoder {
     parity: Vec<Tail>,
     /// Length of the parity datagrams ready in `parity` (0: none).
     parity_len: usize,
+    /// How many of them are to be sent (the first `parity_ready`).
+    parity_ready: usize,
+    /// Parity shards sent per group from now on ([`FecEncoder::set_parity_budget`]).
+    parity_budget: usize,
     last_data_ms: Option<u32>,
     parity_max_age_ms: Option<u32>,
     skipped_groups: u64,
@@ -195,6 +199,8 @@ impl FecEncoder {
                 })
                 .collect(),
             parity_len: 0,
+            parity_ready: 0,
+            parity_budget: parity,
             last_data_ms: None,
             parity_max_age_ms: limits.parity_max_age_ms,
             skipped_groups: 0,
@@ -203,8 +209,8 @@ impl FecEncoder {
     }
 
     /// Frames one data packet in place: `packet[header_offset..]` gets `seqid | 0xF1 | size`; the KCP bytes
-    /// start at `header_offset + 8`. Returns how many parity packets became ready (0, or `parity` when this
-    /// packet completed a group); read them with [`FecEncoder::parity_packets_mut`].
+    /// start at `header_offset + 8`. Returns how many parity packets became ready (0, or the parity budget
+    /// when this packet completed a group); read them with [`FecEncoder::parity_packets_mut`].
     ///
     /// # Panics
     ///
@@ -221,6 +227,7 @@ impl FecEncoder {
             h + FEC_DATA_HEADER_LEN
         );
         self.parity_len = 0;
+        self.parity_ready = 0;
         packet[h..h + 4].copy_from_slice(&self.next.to_le_bytes());
         packet[h + 4..h + 6].copy_from_slice(&TYPE_DATA.to_le_bytes());
         self.next = self.next.wrapping_add(1);
@@ -246,7 +253,7 @@ impl FecEncoder {
         let max = self.max_shard;
         self.count = 0;
         self.max_shard = 0;
-        if stale {
+        if stale || self.parity_budget == 0 {
             // Keep the parity seqids reserved so the next group starts on its boundary.
             for _ in 0..self.parity_shards {
                 self.next = self.next.wrapping_add(1) % self.paws;
@@ -274,7 +281,21 @@ impl FecEncoder {
             self.next = self.next.wrapping_add(1) % self.paws;
         }
         self.parity_len = start + max;
-        self.parity_shards
+        self.parity_ready = self.parity_budget;
+        self.parity_ready
+    }
+
+    /// Sends only the first `k` (at most the configured count) parity shards of each group completed from
+    /// now on; the seqids of the others stay reserved, so groups keep their alignment and a kcp-go decoder
+    /// (which recovers a group from any `data` of its shards, and whose autotune ignores gaps) is unaffected.
+    /// With `k == 0` no parity is computed and the group counts as skipped.
+    pub fn set_parity_budget(&mut self, k: usize) {
+        self.parity_budget = k.min(self.parity_shards);
+    }
+
+    /// The current parity budget: shards sent per completed group.
+    pub fn parity_budget(&self) -> usize {
+        self.parity_budget
     }
 
     /// The parity datagrams produced by the last [`FecEncoder::encode`] call (empty if it produced none),
@@ -283,13 +304,13 @@ impl FecEncoder {
         let len = self.parity_len;
         self.parity
             .iter_mut()
-            .filter(move |_| len > 0)
+            .take(self.parity_ready)
             .map(move |p| &mut p.buf[..len])
     }
 
     /// Parity datagram `i` of the last [`FecEncoder::encode`] call, if it produced one.
     pub fn parity_packet(&self, i: usize) -> Option<&[u8]> {
-        if self.parity_len == 0 {
+        if i >= self.parity_ready {
             return None;
         }
         self.parity.get(i).map(|p| &p.buf[..self.parity_len])
@@ -300,7 +321,8 @@ impl FecEncoder {
         self.next
     }
 
-    /// Groups whose parity was skipped by the latency rule ([`FecLimits::parity_max_age_ms`]).
+    /// Groups sent without parity: by the latency rule ([`FecLimits::parity_max_age_ms`]) or a parity
+    /// budget of 0 ([`FecEncoder::set_parity_budget`]).
     pub fn skipped_groups(&self) -> u64 {
         self.skipped_groups
     }

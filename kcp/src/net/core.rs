@@ -141,6 +141,11 @@ impl Core {
         self.kcp.flush(now, out);
     }
 
+    /// See [`Kcp::pipe_limited`].
+    pub(crate) fn pipe_limited(&self, now: u32) -> bool {
+        self.kcp.pipe_limited(now)
+    }
+
     pub(crate) fn flush_acks(&mut self, now: u32, out: impl FnMut(&mut [u8])) {
         self.kcp.flush_acks(now, out);
     }

@@ -385,12 +385,21 @@ impl Inner {
         let before = self.tx.len();
         let (tx, remote) = (&mut self.tx, sess.remote);
         let Live { core, envelope, .. } = live;
+        if self.config.adaptive_parity {
+            // Parity only while the pipe is not the limit (see `Config::adaptive_parity`).
+            envelope.set_parity_budget(if core.pipe_limited(now32) {
+                0
+            } else {
+                usize::MAX
+            });
+        }
         envelope.seal_flush(tx, remote, now32, |s| {
             core.flush(now32, |dgram| s.seal(dgram))
         });
         st.stats.datagrams_sent += (self.tx.len() - before) as u64;
         core.fold_snmp();
         st.stats.fec_recovered += envelope.fold_snmp();
+        st.stats.fec_groups_without_parity = envelope.groups_without_parity();
         let idle_at = self.idle_ms.map(|ms| st.last_recv.saturating_add(ms));
         let reason = if core.is_dead() {
             Some(EndReason::DeadLink)

@@ -168,6 +168,16 @@ impl Envelope {
         r
     }
 
+    /// FEC groups sent without parity so far.
+    pub(crate) fn groups_without_parity(&self) -> u64 {
+        self.codec.stats().fec_parity_skipped
+    }
+
+    /// Parity shards per FEC group from now on (clamped to the configured count).
+    pub(crate) fn set_parity_budget(&mut self, k: usize) {
+        self.codec.set_parity_budget(k);
+    }
+
     /// Encryption calls (runs of at most [`CFB_LANES`] datagrams) made by [`Envelope::seal_flush`] so far.
     #[cfg(test)]
     pub(crate) fn batches(&self) -> u64 {

@@ -151,6 +151,8 @@ pub struct SessionStats {
     pub retransmits: u64,
     /// Segments recovered by FEC.
     pub fec_recovered: u64,
+    /// FEC groups sent without parity ([`Config::adaptive_parity`](super::Config::adaptive_parity)).
+    pub fec_groups_without_parity: u64,
     /// Payload bytes accepted by writes.
     pub bytes_sent: u64,
     /// Payload bytes returned by reads.

@@ -201,11 +201,15 @@ pub struct Kcp {
     rcv_queue: VecDeque<(u8, Bytes)>,
     rcv_arena: BytesMut,
     acklist: Vec<(u32, u32)>,
+    /// ACKs of the last flush for segments above a hole, sent once more with the next flush's ACKs.
+    ack_again: Vec<(u32, u32)>,
     out: Vec<u8>,
 
     /// Largest RTT sample of the last [`PEAK_WINDOW`] ms (roughly), and when it was taken.
     rtt_peak: u32,
     rtt_peak_at: u32,
+    /// Last flush that left data queued because the pipe was full (automatic windows only).
+    pipe_full_at: Option<u32>,
     /// Congestion state before the last timeout, restored if that timeout proves spurious.
     undo: Option<(u32, u32, u32)>,
     clock: Clock,
@@ -249,9 +253,11 @@ impl Kcp {
             rcv_queue: VecDeque::new(),
             rcv_arena: BytesMut::new(),
             acklist: Vec::new(),
+            ack_again: Vec::new(),
             out: vec![0; cfg.mtu],
             rtt_peak: 0,
             rtt_peak_at: 0,
+            pipe_full_at: None,
             undo: None,
             clock: Clock::default(),
             next_flush: None,
@@ -812,14 +818,34 @@ impl Kcp {
             len: 0,
         };
 
-        // ACKs; those already covered by una are skipped except the last (kcp-go's jitter filter).
+        // An ACK above a hole is the only news of that segment (una does not cover it): lost, it makes the
+        // sender resend a segment that arrived (at 10 % loss about half of all retransmissions). So such ACKs
+        // go out once more with the next flush's ACKs, first, so the datagram's last ACK (whose ts gives
+        // the peer's RTT sample) stays a fresh one. Never alone: a datagram of old ACKs only would give a
+        // kcp-go sender a stale RTT sample.
         let n = self.acklist.len();
+        if n > 0 {
+            for &(sn, ts) in &self.ack_again {
+                if diff(sn, self.rcv_nxt) > 0 {
+                    out.make_space(OVERHEAD);
+                    scratch.sn = sn;
+                    scratch.ts = ts;
+                    out.segment(&scratch, &[]);
+                }
+            }
+            self.ack_again.clear();
+        }
+        // ACKs; those already covered by una are skipped except the last (kcp-go's jitter filter).
         for (i, &(sn, ts)) in self.acklist.iter().enumerate() {
             out.make_space(OVERHEAD);
             if diff(sn, self.rcv_nxt) >= 0 || i + 1 == n {
                 scratch.sn = sn;
                 scratch.ts = ts;
                 out.segment(&scratch, &[]);
+            }
+            // Above rcv_nxt, so above a hole (rcv_nxt itself has not arrived).
+            if diff(sn, self.rcv_nxt) > 0 {
+                self.ack_again.push((sn, ts));
             }
         }
         self.acklist.clear();
@@ -891,6 +917,9 @@ impl Kcp {
             };
             self.snd_buf.push_new(frg, data);
             new_segs += 1;
+        }
+        if self.sizer.is_auto() && new_segs as usize >= pipe_room && !self.nothing_queued() {
+            self.pipe_full_at = Some(now);
         }
 
         let wnd = scratch.wnd;
@@ -1008,6 +1037,15 @@ impl Kcp {
 
     // ----- observation -----
 
+    /// Whether the sender is limited by its automatic pipe: a flush within the last smoothed RTT (at least
+    /// one interval) left data queued because the pipe was full. Such a sender uses the path's capacity, so
+    /// anything else it sends (FEC parity) displaces its own data. Always false with fixed windows.
+    pub fn pipe_limited(&self, now: u32) -> bool {
+        let hold = (self.rtt.srtt.max(0) as u32).max(self.interval);
+        self.pipe_full_at
+            .is_some_and(|at| (0..=hold as i32).contains(&diff(now, at)))
+    }
+
     /// A snapshot of the RTT estimator, windows, queue sizes and counters.
     pub fn stats(&self) -> Stats {
         let mut s = self.stats.clone();
@@ -1048,7 +1086,7 @@ impl Kcp {
             + self.rcv_buf.heap_bytes()
             + self.rcv_queue.capacity() * size_of::<(u8, Bytes)>()
             + self.rcv_arena.capacity()
-            + self.acklist.capacity() * size_of::<(u32, u32)>()
+            + (self.acklist.capacity() + self.ack_again.capacity()) * size_of::<(u32, u32)>()
             + self.out.capacity()
     }
 
@@ -1077,6 +1115,8 @@ impl Kcp {
         if self.acklist.is_empty() {
             self.acklist = Vec::new();
         }
+        // Quiescent means no hole, so these are all below rcv_nxt: never sent again.
+        self.ack_again = Vec::new();
         if self.snd_arena.is_empty() {
             self.snd_arena = BytesMut::new();
         }

@@ -170,12 +170,14 @@ impl SendBuf {
             return TimeoutVerdict::None;
         };
         let seg = &mut self.segs[i];
-        if !seg.acked {
-            seg.acked = true;
-            seg.data = Bytes::new();
-            self.acked_total += 1;
-            self.acked_in_buf += 1;
+        if seg.acked {
+            // A repeated ACK (peers repeat those above a hole): it was counted when it first came.
+            return TimeoutVerdict::None;
         }
+        seg.acked = true;
+        seg.data = Bytes::new();
+        self.acked_total += 1;
+        self.acked_in_buf += 1;
         let mut verdict = TimeoutVerdict::None;
         if seg.timed_out && seg.xmit > 1 {
             if ts == seg.ts {

@@ -88,8 +88,9 @@ fn header(cfg: &MatrixConfig) -> String {
          checked); interactive: 64-byte echoes every 20 ms for {:?}, every echo compared byte for byte. \
          \"Same settings\": AES, no compression, MTU 1350, windows 1024/1024, FEC 10/3 where marked +fec. \
          \"ours default\": the stack's defaults (kcptun's: client windows 128/512, FEC 10/3, snappy on; plus ours: \
-         windows sized from the measured bandwidth-delay product up to 8 MiB). \"Same settings\" cells of ours keep the \
-         windows fixed, as kcptun's.",
+         windows sized from the measured bandwidth-delay product up to 8 MiB, and FEC groups sent without parity \
+         while a transfer fills its pipe). \"Same settings\" cells of ours keep the windows fixed, as kcptun's, so \
+         their parity is never left out. Every one of our cells repeats ACKs above a hole once (our receiver).",
         cmd.join(" "),
         cfg.rate,
         cfg.queue,

@@ -587,3 +587,46 @@ fn acks_above_a_hole_are_repeated_once_with_the_next_acks() {
     );
     assert_eq!(read_all(&mut b).len(), 500);
 }
+
+#[test]
+fn a_thin_stream_recovers_a_lost_message_from_the_next_datagram() {
+    let mut a = Kcp::new(1, &cfg(false)).unwrap();
+    let mut b = Kcp::new(1, &cfg(false)).unwrap();
+    a.set_bundling(2);
+    // Message 0 is lost; messages 1 and 2 follow 20 ms apart, each in a datagram of its own.
+    a.send(&[0; 64]).unwrap();
+    assert_eq!(flush(&mut a, 0).len(), 1);
+    a.send(&[1; 64]).unwrap();
+    let d1 = flush(&mut a, 20);
+    let sns = |d: &[Vec<u8>]| -> Vec<u32> {
+        d.iter()
+            .flat_map(|x| segments(x).map(|s| s.unwrap().0))
+            .filter(|h| h.cmd == Cmd::Push)
+            .map(|h| h.sn)
+            .collect()
+    };
+    assert_eq!(d1.len(), 1, "the copy rides in the same datagram");
+    assert_eq!(sns(&d1), [1, 0]);
+    deliver(&mut b, 70, &d1);
+    // Both messages are readable at once, in order, with no retransmission.
+    assert_eq!(b.recv_bytes().unwrap().as_ref(), &[0; 64]);
+    assert_eq!(b.recv_bytes().unwrap().as_ref(), &[1; 64]);
+    assert_eq!(a.stats().retrans_segs, 0);
+    assert_eq!(a.stats().bundled_segs, 1);
+    // Unacknowledged still (b's ACKs are on their way): 0 and 1 ride with 2, the older first.
+    a.send(&[2; 64]).unwrap();
+    assert_eq!(sns(&flush(&mut a, 40)), [2, 0, 1]);
+    // b's ACKs of 0 and 1 reach a: of those, only 2 (not yet acknowledged) is copied.
+    deliver(&mut a, 90, &flush(&mut b, 70));
+    a.send(&[3; 64]).unwrap();
+    let d3 = flush(&mut a, 100);
+    assert_eq!(sns(&d3), [3, 2], "acknowledged segments are not copied");
+    // A full datagram has no room: bulk data is never copied.
+    let mut c = Kcp::new(1, &cfg(true)).unwrap();
+    c.set_bundling(8);
+    c.send(&[9; 20_000]).unwrap();
+    flush(&mut c, 0);
+    c.send(&[9; 20_000]).unwrap();
+    flush(&mut c, 10);
+    assert_eq!(c.stats().bundled_segs, 0);
+}

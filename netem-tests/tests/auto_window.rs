@@ -213,6 +213,10 @@ fn lost_acks_do_not_cause_retransmissions() {
         ratio * 100.0,
         o.goodput * 8e-6
     );
-    assert!(ratio < 0.065, "retransmitted {:.1} % of segments", ratio * 100.0);
+    assert!(
+        ratio < 0.065,
+        "retransmitted {:.1} % of segments",
+        ratio * 100.0
+    );
     assert!(o.goodput >= 0.85 * rate as f64);
 }

@@ -125,6 +125,10 @@ pub struct Config {
     /// would displace data; the ARQ repairs losses more cheaply), and full parity otherwise. Wire-compatible
     /// with kcptun. `false`: parity always, as kcptun. See [`kcp::net::Config::adaptive_parity`].
     pub adaptive_parity: bool,
+    /// Ours: unacknowledged segments copied into the spare room of datagrams carrying new data, so a thin
+    /// stream recovers a lost message with the next one (0: off, as kcptun). See
+    /// [`kcp::net::Config::bundle_unacked`].
+    pub bundle_unacked: u8,
     /// Ours: most streams open at once per session; beyond it the peer's SYN is answered with FIN.
     pub max_streams: usize,
     /// Ours: a stream with no traffic either way for this long is closed (`None` = never, as smux).
@@ -172,6 +176,7 @@ impl Default for Config {
             keepalive_timeout: Duration::from_secs(30),
             window_memory: kcp::net::DEFAULT_WINDOW_MEMORY,
             adaptive_parity: true,
+            bundle_unacked: 3,
             max_streams: 65536,
             stream_idle_timeout: None,
             session_idle_timeout: Some(Duration::from_secs(120)),
@@ -293,6 +298,7 @@ impl Config {
             idle_timeout: self.session_idle_timeout,
             window_memory: self.window_memory,
             adaptive_parity: self.adaptive_parity,
+            bundle_unacked: self.bundle_unacked,
             ..kcp::net::Config::default()
         }
     }

@@ -67,6 +67,13 @@ pub struct Config {
     /// round trip. The peer needs nothing: the unsent shards' seqids stay reserved, and kcp-go decodes the
     /// rest unchanged. `false`, or fixed windows (`window_memory` 0): every group's parity, as kcp-go.
     pub adaptive_parity: bool,
+    /// Ours: up to this many unacknowledged segments ride again in the spare room of a datagram that
+    /// carries new data (at most [`MAX_BUNDLE`](crate::proto::MAX_BUNDLE); 0: off, as kcp-go).
+    ///
+    /// For a thin stream (small messages, far apart: games, chat, RPC) a lost message then arrives with
+    /// the next one instead of a round trip or a timeout later. It costs bandwidth only where there is
+    /// spare room: a bulk transfer's datagrams are full. A kcp-go peer treats the copies as duplicates.
+    pub bundle_unacked: u8,
     /// Segments a writer may queue beyond the send window before writes wait.
     pub write_queue: u16,
     /// Listener: most sessions at once; datagrams that would open more are dropped.
@@ -95,6 +102,7 @@ impl Default for Config {
             close_linger: Duration::from_millis(1000),
             window_memory: DEFAULT_WINDOW_MEMORY,
             adaptive_parity: true,
+            bundle_unacked: 3,
             write_queue: 128,
             max_sessions: 65_536,
             accept_backlog: 128,

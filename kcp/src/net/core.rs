@@ -34,8 +34,9 @@ impl Core {
         let auto = cfg.window_memory_segments(kcfg.mss());
         kcfg.max_snd_wnd = auto;
         kcfg.rcv_wnd = kcfg.rcv_wnd.max(auto);
-        let kcp = Kcp::new(conv, &kcfg)
+        let mut kcp = Kcp::new(conv, &kcfg)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        kcp.set_bundling(cfg.bundle_unacked);
         Ok(Core {
             kcp,
             leftover: Bytes::new(),
@@ -173,6 +174,7 @@ impl Core {
         s.pipe = k.pipe;
         s.min_rtt_ms = k.min_rtt;
         s.retransmits = k.retrans_segs;
+        s.bundled = k.bundled_segs;
     }
 
     /// Adds the core's counters since the last call to the process-wide SNMP set.

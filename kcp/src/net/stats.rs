@@ -149,6 +149,9 @@ pub struct SessionStats {
     pub min_rtt_ms: u32,
     /// Retransmitted segments (all causes).
     pub retransmits: u64,
+    /// Copies of unacknowledged segments sent in spare datagram room
+    /// ([`Config::bundle_unacked`](super::Config::bundle_unacked)).
+    pub bundled: u64,
     /// Segments recovered by FEC.
     pub fec_recovered: u64,
     /// FEC groups sent without parity ([`Config::adaptive_parity`](super::Config::adaptive_parity)).

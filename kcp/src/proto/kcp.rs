@@ -20,6 +20,8 @@ const PROBE_INIT: u32 = 7_000;
 const PROBE_LIMIT: u32 = 120_000;
 const THRESH_INIT: u32 = 2;
 const THRESH_MIN: u32 = 2;
+/// Most unacknowledged segments copied into one datagram ([`Kcp::set_bundling`]).
+pub const MAX_BUNDLE: u8 = 8;
 /// How long an RTT peak holds up the retransmission timeout, ms.
 const PEAK_WINDOW: u32 = 1000;
 /// Size of the chunks payload copies are carved from: one allocation per ~11 full segments instead of one per
@@ -121,6 +123,11 @@ impl<F: FnMut(&mut [u8])> Out<'_, F> {
         self.pos = self.reserved;
     }
 
+    /// Bytes left in the datagram being filled.
+    fn room(&self) -> usize {
+        self.limit.saturating_sub(self.pos)
+    }
+
     fn finish(&mut self) {
         if self.pos > self.reserved {
             self.emit();
@@ -210,6 +217,8 @@ pub struct Kcp {
     rtt_peak_at: u32,
     /// Last flush that left data queued because the pipe was full (automatic windows only).
     pipe_full_at: Option<u32>,
+    /// Redundant bundling: copies per datagram ([`Kcp::set_bundling`]).
+    bundle: u8,
     /// Congestion state before the last timeout, restored if that timeout proves spurious.
     undo: Option<(u32, u32, u32)>,
     clock: Clock,
@@ -258,6 +267,7 @@ impl Kcp {
             rtt_peak: 0,
             rtt_peak_at: 0,
             pipe_full_at: None,
+            bundle: 0,
             undo: None,
             clock: Clock::default(),
             next_flush: None,
@@ -959,6 +969,9 @@ impl Kcp {
         for i in 0..new_segs {
             self.transmit(first_new.wrapping_add(i), now, t, base_rto, wnd, false, out);
         }
+        if new_segs > 0 {
+            self.bundle_unacked(first_new, now, wnd, out);
+        }
         out.finish();
 
         let mut minrto = self.interval;
@@ -1024,6 +1037,70 @@ impl Kcp {
         if seg.xmit >= self.dead_link {
             self.dead = true;
         }
+    }
+
+    /// Redundant bundling (ours): copies of the most recent unacknowledged segments before `first_new` ride
+    /// in the room left in the datagram that carries new data, up to `self.bundle` of them, newest first.
+    /// A thin stream (small messages, far apart) then recovers a lost message with the next one, a message
+    /// interval later, instead of after two more messages' ACKs or a timeout. Full datagrams (bulk) have no
+    /// room, so this costs nothing there. The copies are not transmissions: they change no timer or
+    /// counter, and carry `ts = now` so an ACK they draw gives a true RTT sample. A receiver (kcp-go too)
+    /// treats a copy it already has as a duplicate.
+    fn bundle_unacked<F: FnMut(&mut [u8])>(
+        &mut self,
+        first_new: u32,
+        now: u32,
+        wnd: u16,
+        out: &mut Out<'_, F>,
+    ) {
+        let mut room = out.room();
+        let mut picked = [0u32; MAX_BUNDLE as usize];
+        let mut n = 0;
+        let mut sn = first_new;
+        // Look back a bounded distance: behind a repaired hole, thousands of acked segments may wait.
+        let mut steps = 4 * MAX_BUNDLE as usize;
+        while n < self.bundle as usize && steps > 0 && diff(sn, self.snd_buf.una()) > 0 {
+            steps -= 1;
+            sn = sn.wrapping_sub(1);
+            let Some(seg) = self.snd_buf.get_mut(sn) else {
+                break;
+            };
+            // Not yet acked, sent before this flush, and it fits.
+            if seg.acked || seg.xmit == 0 || seg.ts == now {
+                continue;
+            }
+            let size = OVERHEAD + seg.data.len();
+            if size > room {
+                break;
+            }
+            room -= size;
+            picked[n] = sn;
+            n += 1;
+        }
+        for &sn in picked[..n].iter().rev() {
+            let Some(seg) = self.snd_buf.get_mut(sn) else {
+                continue;
+            };
+            let h = SegmentHeader {
+                conv: self.conv,
+                cmd: Cmd::Push,
+                frg: seg.frg,
+                wnd,
+                ts: now,
+                sn,
+                una: self.rcv_nxt,
+                len: seg.data.len() as u32,
+            };
+            out.segment(&h, &seg.data);
+            self.stats.bundled_segs += 1;
+        }
+    }
+
+    /// Sets how many unacknowledged segments may ride again in the spare room of a datagram carrying new
+    /// data (redundant bundling for thin streams; at most [`MAX_BUNDLE`]). 0, the default, sends each
+    /// segment only when the ARQ says so, as kcp-go.
+    pub fn set_bundling(&mut self, n: u8) {
+        self.bundle = n.min(MAX_BUNDLE);
     }
 
     /// The timeout new transmissions get: kcp-go's RTO, but not below the largest RTT of the last second. When a window-stall drains the bottleneck queue, a few fast samples pull kcp-go's RTO

@@ -31,7 +31,7 @@ mod stats;
 
 pub use config::{ConfigError, DEAD_LINK, KcpConfig, MTU_DEF, Preset, WND_DEF};
 pub use header::{Cmd, InputError, OVERHEAD, SN_OFFSET, SegmentHeader, Segments, segments};
-pub use kcp::{Kcp, RecvError, SendError};
+pub use kcp::{Kcp, MAX_BUNDLE, RecvError, SendError};
 pub use rtt::{RTO_DEF, RTO_MAX, RTO_MIN, RTO_NDL, RttEstimator};
 pub use seq::diff as seq_diff;
 pub use stats::Stats;

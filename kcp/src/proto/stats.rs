@@ -63,6 +63,11 @@ pub struct Stats {
     pub fast_retrans_segs: u64,
     /// Early retransmissions (`EarlyRetransSegs`).
     pub early_retrans_segs: u64,
+    /// Ours: copies of unacknowledged segments sent in spare datagram room ([`Kcp::set_bundling`]); not
+    /// counted in `retrans_segs`.
+    ///
+    /// [`Kcp::set_bundling`]: super::Kcp::set_bundling
+    pub bundled_segs: u64,
     /// Timeout retransmissions (`LostSegs`).
     pub lost_segs: u64,
     /// Timeout retransmissions later shown unnecessary by an ACK of the earlier transmission.

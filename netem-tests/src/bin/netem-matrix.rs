@@ -90,7 +90,8 @@ fn header(cfg: &MatrixConfig) -> String {
          \"ours default\": the stack's defaults (kcptun's: client windows 128/512, FEC 10/3, snappy on; plus ours: \
          windows sized from the measured bandwidth-delay product up to 8 MiB, and FEC groups sent without parity \
          while a transfer fills its pipe). \"Same settings\" cells of ours keep the windows fixed, as kcptun's, so \
-         their parity is never left out. Every one of our cells repeats ACKs above a hole once (our receiver).",
+         their parity is never left out. Every one of our cells repeats ACKs above a hole once (our receiver) and copies up to 3 unacknowledged \
+         segments into the spare room of datagrams carrying new data (our sender).",
         cmd.join(" "),
         cfg.rate,
         cfg.queue,

@@ -46,8 +46,13 @@ enum Parse {
 }
 
 pub(crate) struct Driver<T> {
-    io: T,
+    /// Kept apart from the rest so that the methods can hold the lock while changing `core`.
     shared: Arc<Shared>,
+    core: Core<T>,
+}
+
+struct Core<T> {
+    io: T,
     version: u8,
     decoder: Decoder,
     rbuf: BytesMut,
@@ -85,6 +90,13 @@ pub(crate) struct Driver<T> {
 
 impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
     pub fn new(io: T, shared: Arc<Shared>) -> Driver<T> {
+        let core = Core::new(io, &shared);
+        Driver { shared, core }
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> Core<T> {
+    fn new(io: T, shared: &Shared) -> Core<T> {
         let cfg = &shared.config;
         let now = Instant::now();
         let (ka_send, ka_check) = if cfg.keep_alive_disabled {
@@ -105,11 +117,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
         });
         let vectored = io.is_write_vectored();
         let pin_limit = cfg.max_receive_buffer + 2 * READ_BUF;
-        Driver {
+        Core {
             version: cfg.version,
             decoder: Decoder::new(cfg.version, cfg.max_receive_frame_size),
             io,
-            shared,
             rbuf: BytesMut::with_capacity(IDLE_BUF),
             rgen: 0,
             rcap: IDLE_BUF,
@@ -143,8 +154,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
 
     // ---------------------------------------------------------------- timers
 
-    fn poll_timers(&mut self, cx: &mut Context<'_>) {
-        let cfg = &self.shared.config;
+    fn poll_timers(&mut self, shared: &Shared, cx: &mut Context<'_>) {
+        let cfg = &shared.config;
         if let Some(t) = self.ka_send.as_mut()
             && t.as_mut().poll(cx).is_ready()
         {
@@ -156,7 +167,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             let unused = self.spare_low.min(self.spare.len());
             self.spare.truncate(self.spare.len() - unused);
             self.spare_low = self.spare.len();
-            let mut inner = self.shared.lock();
+            let mut inner = shared.lock();
             self.retired.retain(|(g, _)| inner.pins.is_pinned(*g));
             if self.rbuf.is_empty() && !inner.pins.is_pinned(self.rgen) {
                 self.rbuf = BytesMut::with_capacity(IDLE_BUF);
@@ -174,7 +185,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
         if let Some(t) = self.ka_check.as_mut()
             && t.as_mut().poll(cx).is_ready()
         {
-            let mut inner = self.shared.lock();
+            let mut inner = shared.lock();
             // As smux: a session stalled only because the application does not read is not killed.
             if !self.data_seen && inner.bucket > 0 {
                 inner.fail(Error::KeepaliveTimeout);
@@ -192,7 +203,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             let next = Instant::now() + *half;
             t.as_mut().reset(next);
             let _ = t.as_mut().poll(cx);
-            let mut inner = self.shared.lock();
+            let mut inner = shared.lock();
             sweep_idle(&mut inner);
         }
     }
@@ -200,9 +211,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
     // ---------------------------------------------------------------- reading
 
     /// Reads and dispatches frames. Returns whether anything happened.
-    fn poll_read_side(&mut self, cx: &mut Context<'_>) -> bool {
+    fn poll_read_side(&mut self, shared: &Shared, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
-        let shared = Arc::clone(&self.shared);
         for _ in 0..OPS_PER_POLL {
             if self.read_done {
                 return progress;
@@ -213,7 +223,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                     return progress;
                 }
                 inner.bytes_in += std::mem::take(&mut self.pending_in);
-                let r = self.dispatch(&mut inner);
+                let r = self.dispatch(shared, &mut inner);
                 inner.read_buffered = self.rbuf.len();
                 match r {
                     Err(e) => {
@@ -251,7 +261,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 need.max(MIN_SPARE)
             };
             if self.rbuf.capacity() - self.rbuf.len() < min_spare {
-                self.new_read_buffer(need);
+                self.new_read_buffer(shared, need);
             }
             // Never read more than a chunk: unparsed bytes stay bounded by one chunk plus one frame.
             let want = READ_CHUNK.max(need);
@@ -260,7 +270,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 Poll::Pending => return progress,
                 Poll::Ready(Ok(0)) => {
                     self.read_done = true;
-                    self.shared.lock().fail(Error::TransportEof);
+                    shared.lock().fail(Error::TransportEof);
                     return true;
                 }
                 Poll::Ready(Ok(n)) => {
@@ -273,7 +283,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 }
                 Poll::Ready(Err(e)) => {
                     self.read_done = true;
-                    self.shared.lock().fail(Error::from_io(&e));
+                    shared.lock().fail(Error::from_io(&e));
                     return true;
                 }
             }
@@ -297,11 +307,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
     /// payload refers to its allocation any more, else in another read buffer (a new generation) that
     /// gets the unparsed tail (less than one frame). Replaced buffers wait in `retired` until their
     /// payloads have been read and are then kept for reuse: fresh 256 KiB allocations cost page faults.
-    fn new_read_buffer(&mut self, need: usize) {
+    fn new_read_buffer(&mut self, shared: &Shared, need: usize) {
         let len = self.rbuf.len();
         let size = if self.idle_buf { IDLE_BUF } else { READ_BUF };
         let room = size.max(len + need) - len;
-        let inner = self.shared.lock();
+        let inner = shared.lock();
         if !inner.pins.is_pinned(self.rgen) && self.rbuf.try_reclaim(room) {
             return;
         }
@@ -341,8 +351,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
     }
 
     /// Parses and handles every complete frame in `rbuf` while the session may buffer more.
-    fn dispatch(&mut self, inner: &mut Inner) -> Result<Parse, Error> {
-        let cfg = &self.shared.config;
+    fn dispatch(&mut self, shared: &Shared, inner: &mut Inner) -> Result<Parse, Error> {
+        let cfg = &shared.config;
         let ctrl_cap = cfg.max_streams.saturating_mul(2).saturating_add(1024);
         loop {
             if inner.bucket <= 0
@@ -427,7 +437,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                         let wants = !slot.in_ready
                             && (!slot.send.is_empty() || (slot.fin_pending && !slot.fin_sent));
                         if wants {
-                            inner.mark_ready(sid);
+                            // The write side runs right after this in the same driver round.
+                            inner.queue_ready(sid);
                         }
                     }
                 }
@@ -440,8 +451,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
 
     /// Moves queued frames into `out`: control frames first, then up to one frame per busy stream per
     /// round, round robin, until the batch is full. Returns whether anything was gathered.
-    fn gather(&mut self, inner: &mut Inner) -> bool {
-        let cfg = &self.shared.config;
+    fn gather(&mut self, shared: &Shared, inner: &mut Inner) -> bool {
+        let cfg = &shared.config;
         let v = self.version;
         let mut frames = 0u64;
         while let Some(c) = inner.ctrl.pop_front() {
@@ -582,9 +593,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
     }
 
     /// Writes batches until the transport is busy or nothing is queued. Returns whether anything happened.
-    fn poll_write_side(&mut self, cx: &mut Context<'_>) -> bool {
+    fn poll_write_side(&mut self, shared: &Shared, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
-        let shared = Arc::clone(&self.shared);
         for _ in 0..OPS_PER_POLL {
             if self.out.is_empty() {
                 let mut inner = shared.lock();
@@ -594,7 +604,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 inner.bytes_out += std::mem::take(&mut self.pending_out);
                 // Nothing is in flight now: blocks whose bytes went out in earlier batches are free.
                 inner.pool.recycle();
-                let got = self.gather(&mut inner);
+                let got = self.gather(shared, &mut inner);
                 drop(inner);
                 self.wake_collected();
                 if !got {
@@ -603,7 +613,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                             Poll::Pending => return progress,
                             Poll::Ready(Ok(())) => self.need_flush = false,
                             Poll::Ready(Err(e)) => {
-                                self.write_failed(Error::from_io(&e));
+                                self.write_failed(shared, Error::from_io(&e));
                                 return true;
                             }
                         }
@@ -626,10 +636,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             match res {
                 Poll::Pending => return progress,
                 Poll::Ready(Ok(0)) => {
-                    self.write_failed(Error::Transport {
-                        kind: std::io::ErrorKind::WriteZero,
-                        message: "transport accepted no bytes".into(),
-                    });
+                    self.write_failed(
+                        shared,
+                        Error::Transport {
+                            kind: std::io::ErrorKind::WriteZero,
+                            message: "transport accepted no bytes".into(),
+                        },
+                    );
                     return true;
                 }
                 Poll::Ready(Ok(mut n)) => {
@@ -650,7 +663,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                     }
                 }
                 Poll::Ready(Err(e)) => {
-                    self.write_failed(Error::from_io(&e));
+                    self.write_failed(shared, Error::from_io(&e));
                     return true;
                 }
             }
@@ -661,9 +674,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
 
     /// The transport cannot be written any more. As smux, reading goes on (frames the peer sent before
     /// it went away, FINs included, are still delivered); writes fail from now on.
-    fn write_failed(&mut self, e: Error) {
+    fn write_failed(&mut self, shared: &Shared, e: Error) {
         self.out.clear();
-        let mut inner = self.shared.lock();
+        let mut inner = shared.lock();
         if inner.write_error.is_none() {
             inner.write_error = Some(e);
         }
@@ -714,18 +727,22 @@ fn sweep_idle(inner: &mut Inner) {
             inner.streams.remove(&sid);
         }
     }
-    inner.wake_driver();
+    // No driver wake-up: this runs inside the driver's poll, before its write side.
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = &mut *self;
+        let Driver { shared, core: this } = &mut *self;
+        let shared: &Shared = shared;
         for round in 0..8 {
             this.busy = false;
-            {
-                let mut inner = this.shared.lock();
+            if round == 0 {
+                // Registered before anything is looked at, so that no wake-up is missed. A wake-up during
+                // this poll takes the waker and has the task polled again, so later rounds need not
+                // register it again.
+                let mut inner = shared.lock();
                 match &inner.driver_waker {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     _ => inner.driver_waker = Some(cx.waker().clone()),
@@ -733,17 +750,19 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
                 if inner.handles == 0 && !inner.closing {
                     inner.closing = true;
                 }
+                drop(inner);
+                this.poll_timers(shared, cx);
             }
-            if round == 0 {
-                this.poll_timers(cx);
-            }
-            let r = this.poll_read_side(cx);
-            let w = this.poll_write_side(cx);
+            let r = this.poll_read_side(shared, cx);
+            let w = this.poll_write_side(shared, cx);
             let (error, closing, write_dead) = {
-                let mut inner = this.shared.lock();
+                let mut inner = shared.lock();
                 inner.bytes_in += std::mem::take(&mut this.pending_in);
                 inner.bytes_out += std::mem::take(&mut this.pending_out);
                 inner.read_buffers = this.read_buffer_bytes();
+                if inner.handles == 0 && !inner.closing {
+                    inner.closing = true;
+                }
                 (
                     inner.error.is_some(),
                     inner.closing,
@@ -763,16 +782,16 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
                     }
                 }
                 if write_dead {
-                    let mut inner = this.shared.lock();
+                    let mut inner = shared.lock();
                     let e = inner.write_error.clone().unwrap_or(Error::SessionClosed);
                     inner.fail(e);
                 }
-                let mut inner = this.shared.lock();
+                let mut inner = shared.lock();
                 inner.fail(Error::SessionClosed);
                 inner.driver_running = false;
                 inner.driver_waker = None;
                 drop(inner);
-                this.shared.finished.notify_waiters();
+                shared.finished.notify_waiters();
                 return Poll::Ready(());
             }
             // Both sides wait for an event (their wakers are registered): another round would only

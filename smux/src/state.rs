@@ -179,15 +179,24 @@ impl Inner {
         }
     }
 
-    /// Marks a stream ready to send if it is not already queued.
+    /// Marks a stream ready to send if it is not already queued, and wakes the driver.
     pub fn mark_ready(&mut self, sid: u32) {
+        if self.queue_ready(sid) {
+            self.wake_driver();
+        }
+    }
+
+    /// Marks a stream ready to send without waking the driver (for the driver itself: waking its own
+    /// task from inside its poll would only cost a second, empty poll). Returns whether it was queued.
+    pub fn queue_ready(&mut self, sid: u32) -> bool {
         if let Some(slot) = self.streams.get_mut(&sid)
             && !slot.in_ready
         {
             slot.in_ready = true;
             self.ready.push_back(sid);
-            self.wake_driver();
+            return true;
         }
+        false
     }
 }
 

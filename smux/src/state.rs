@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::queue::{ByteQueue, Pool};
 use crate::recv::{Pins, RecvQueue};
+use crate::writer::{Transport, Writer};
 
 /// A control frame waiting to be written. Kept symbolic so that at most one UPD per stream is pending and
 /// it carries the newest `consumed` count when it is finally written.
@@ -204,13 +205,15 @@ impl Inner {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub inner: Mutex<Inner>,
+    /// The transport's write side. Lock order: `writer` before `inner`; `inner` holders only `try_lock` it.
+    pub writer: Mutex<Writer>,
     pub config: Config,
     /// Notified when the driver task has ended.
     pub finished: Notify,
 }
 
 impl Shared {
-    pub fn new(config: Config, client: bool) -> Arc<Shared> {
+    pub fn new(config: Config, client: bool, transport: Transport) -> Arc<Shared> {
         let bucket = config.max_receive_buffer as i64;
         Arc::new(Shared {
             inner: Mutex::new(Inner {
@@ -244,6 +247,7 @@ impl Shared {
                 refused_streams: 0,
                 idle_closed: 0,
             }),
+            writer: Mutex::new(Writer::new(transport)),
             config,
             finished: Notify::new(),
         })

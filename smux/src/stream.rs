@@ -9,6 +9,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::Error;
 use crate::state::{Ctrl, Inner, Shared, Slot};
+use crate::writer;
 
 /// A stream of a [`Session`](crate::Session).
 ///
@@ -86,6 +87,7 @@ impl AsyncRead for Stream {
             return Poll::Ready(Ok(()));
         }
         if slot.recv_len > 0 {
+            let mut inline_upd = false;
             let n = slot
                 .recv
                 .read_into(buf.initialize_unfilled(), &mut inner.pins);
@@ -95,16 +97,27 @@ impl AsyncRead for Stream {
                 // smux: UPD after the first read, then whenever half the stream buffer was consumed.
                 slot.num_read = slot.num_read.wrapping_add(n as u32);
                 slot.incr = slot.incr.wrapping_add(n as u32);
-                if slot.incr as usize >= cfg.max_stream_buffer / 2 || slot.num_read == n as u32 {
+                let half = slot.incr as usize >= cfg.max_stream_buffer / 2;
+                if half || slot.num_read == n as u32 {
                     slot.incr = 0;
                     if !slot.upd_pending {
                         slot.upd_pending = true;
                         inner.ctrl.push_back(Ctrl::Upd(self.sid));
-                        inner.wake_driver();
+                        // A window update of a busy stream is written from this task (the sender
+                        // waits for it). The first one (after the first read) goes through the
+                        // driver, which sends it along with whatever else is queued.
+                        inline_upd = half;
+                        if !half {
+                            inner.wake_driver();
+                        }
                     }
                 }
             }
             inner.return_tokens(n);
+            drop(guard);
+            if inline_upd {
+                writer::write_inline(&self.shared, cx);
+            }
             return Poll::Ready(Ok(()));
         }
         if slot.peer_fin {
@@ -148,12 +161,24 @@ impl AsyncWrite for Stream {
         let space = cfg.stream_send_buffer.saturating_sub(slot.send.len());
         if space == 0 {
             slot.write_waker = Some(cx.waker().clone());
+            drop(guard);
+            // Write the queue out from this task if the writer is free (else the driver does).
+            writer::write_inline(&self.shared, cx);
             return Poll::Pending;
         }
         let n = space.min(buf.len());
         slot.send.push(&buf[..n], &mut inner.pool);
         inner.send_total += n;
-        inner.mark_ready(self.sid);
+        if slot.send.len() >= cfg.stream_send_buffer {
+            // A full send buffer is written from this task, without a hand-over to the driver task:
+            // a bulk sender keeps its own thread busy and needs no wake-ups. Small writes still go
+            // through the driver, which gathers them (and control frames) into few transport writes.
+            inner.queue_ready(self.sid);
+            drop(guard);
+            writer::write_inline(&self.shared, cx);
+        } else {
+            inner.mark_ready(self.sid);
+        }
         Poll::Ready(Ok(n))
     }
 

@@ -7,8 +7,8 @@
 //!   v2 per-stream windows with UPD, bounded per-stream send queues, an accept backlog and a stream limit.
 //! - One driver task per session reads the transport and writes control frames first, then data from busy
 //!   streams round robin, gathering many frames into each (vectored) transport write. A stream whose send
-//!   buffer is full, or that owes its peer a window update, writes the queued frames itself when the
-//!   transport writer is free (see `writer`), saving the hand-over to the driver task.
+//!   buffer is full writes the queued frames itself when the transport writer is free, saving the
+//!   hand-over to the driver task.
 //! - Bad input (wrong version, unknown command, oversize frame) ends the session with an [`Error`] that
 //!   names it; so does keepalive silence.
 //!

@@ -87,7 +87,6 @@ impl AsyncRead for Stream {
             return Poll::Ready(Ok(()));
         }
         if slot.recv_len > 0 {
-            let mut inline_upd = false;
             let n = slot
                 .recv
                 .read_into(buf.initialize_unfilled(), &mut inner.pins);
@@ -95,29 +94,20 @@ impl AsyncRead for Stream {
             slot.recv_len -= n;
             if cfg.version == 2 {
                 // smux: UPD after the first read, then whenever half the stream buffer was consumed.
+                // Written by the driver, not from here: with many busy streams it sends their UPDs
+                // together in one transport write.
                 slot.num_read = slot.num_read.wrapping_add(n as u32);
                 slot.incr = slot.incr.wrapping_add(n as u32);
-                let half = slot.incr as usize >= cfg.max_stream_buffer / 2;
-                if half || slot.num_read == n as u32 {
+                if slot.incr as usize >= cfg.max_stream_buffer / 2 || slot.num_read == n as u32 {
                     slot.incr = 0;
                     if !slot.upd_pending {
                         slot.upd_pending = true;
                         inner.ctrl.push_back(Ctrl::Upd(self.sid));
-                        // A window update of a busy stream is written from this task (the sender
-                        // waits for it). The first one (after the first read) goes through the
-                        // driver, which sends it along with whatever else is queued.
-                        inline_upd = half;
-                        if !half {
-                            inner.wake_driver();
-                        }
+                        inner.wake_driver();
                     }
                 }
             }
             inner.return_tokens(n);
-            drop(guard);
-            if inline_upd {
-                writer::write_inline(&self.shared, cx);
-            }
             return Poll::Ready(Ok(()));
         }
         if slot.peer_fin {

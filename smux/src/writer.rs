@@ -1,8 +1,8 @@
 //! The write side of a session: the transport's write half and the batch being written. It sits behind
 //! its own lock so that not only the driver task but also a stream's task can write: a bulk writer whose
-//! send buffer is full, or a reader owing an UPD, writes the queued frames itself when the writer is free
-//! (no hand-over to the driver task, whose wake-up costs more than the write on a fast transport).
-//! Whatever is left is the driver's.
+//! send buffer is full writes the queued frames itself when the writer is free (no hand-over to the
+//! driver task and back for every buffer). Whatever is left is the driver's. Control frames and small
+//! writes stay with the driver, which gathers those of many streams into one transport write.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;

@@ -175,17 +175,22 @@ impl AsyncWrite for Stream {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut guard = self.shared.lock();
         let inner = &mut *guard;
-        if let Some(e) = inner.error.clone().or_else(|| inner.write_error.clone()) {
+        if let Some(e) = inner.write_error.clone() {
             return Poll::Ready(Err(e.into()));
         }
         let Some(slot) = inner.streams.get_mut(&self.sid) else {
-            return Poll::Ready(Err(Error::StreamClosed.into()));
+            return Poll::Ready(Err(stream_error(inner, None).into()));
         };
         if let Some(e) = slot.error.clone().or_else(|| slot.write_error.clone()) {
             return Poll::Ready(Err(e.into()));
         }
+        // Done once everything was handed to the transport writer, even if the session ended since
+        // (a peer may close the connection as soon as it has what it waited for).
         if slot.send.is_empty() {
             return Poll::Ready(Ok(()));
+        }
+        if let Some(e) = inner.error.clone() {
+            return Poll::Ready(Err(e.into()));
         }
         slot.write_waker = Some(cx.waker().clone());
         Poll::Pending

@@ -319,9 +319,20 @@ func bulk(ver int, streams int, total int64) float64 {
 				return
 			}
 			go func(s *smux.Stream) {
-				n, err := io.Copy(io.Discard, s)
-				if err == io.EOF { // smux's WriteTo reports EOF instead of nil
-					err = nil
+				// Read into a 64 KiB buffer like the Rust readers of smux_compare (io.Copy would take
+				// smux's WriteTo path, which hands frame buffers over without the copy they make).
+				buf := make([]byte, 64*1024)
+				var n int64
+				var err error
+				for {
+					k, rerr := s.Read(buf)
+					n += int64(k)
+					if rerr != nil {
+						if rerr != io.EOF {
+							err = rerr
+						}
+						break
+					}
 				}
 				if err == nil && n != per {
 					err = fmt.Errorf("got %d bytes, want %d", n, per)

@@ -1,22 +1,22 @@
-//! The session driver: one task that owns the transport, reads and dispatches frames, gathers queued
-//! frames (control first, then data round robin) into few large writes, and runs the keepalive and
-//! idle-stream timers.
+//! The session driver: one task that reads the transport and dispatches frames, writes queued frames
+//! through the shared `writer` (unless a stream's task holds it), and runs the keepalive and idle-stream
+//! timers.
 
 use std::collections::VecDeque;
 use std::future::Future;
-use std::io::IoSlice;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncWrite};
+use bytes::{Buf, BufMut, BytesMut};
+use tokio::io::AsyncRead;
 use tokio::time::{Instant, Sleep};
 
 use crate::error::Error;
-use crate::frame::{Cmd, Decoder, HEADER_LEN, Header};
+use crate::frame::{Cmd, Decoder, HEADER_LEN};
 use crate::state::{Ctrl, Inner, Shared, Slot};
+use crate::writer;
 
 /// Bytes asked of the transport per read, at most.
 const READ_CHUNK: usize = 256 * 1024;
@@ -29,14 +29,8 @@ const SMALL_RECV: usize = 512;
 const IDLE_BUF: usize = 4096;
 /// Least free space worth a read syscall.
 const MIN_SPARE: usize = 128 * 1024;
-/// Bytes gathered into one batch of writes.
-const BATCH_BYTES: usize = 1024 * 1024;
-/// Payloads up to this size are copied next to their header instead of getting their own `IoSlice`.
-const SMALL_PAYLOAD: usize = 1024;
 /// Reads (or writes) per driver poll before giving the other direction a turn.
 const OPS_PER_POLL: usize = 16;
-/// Most `IoSlice`s per vectored write.
-const MAX_IOV: usize = 64;
 
 enum Parse {
     /// The buffer holds no complete frame.
@@ -46,9 +40,13 @@ enum Parse {
 }
 
 pub(crate) struct Driver<T> {
-    io: T,
+    /// Kept apart from the rest so that the methods can hold the lock while changing `core`.
     shared: Arc<Shared>,
-    version: u8,
+    core: Core<T>,
+}
+
+struct Core<T> {
+    io: T,
     decoder: Decoder,
     rbuf: BytesMut,
     /// Generation of `rbuf`'s allocation (see `recv::Pins`) and its capacity.
@@ -64,17 +62,9 @@ pub(crate) struct Driver<T> {
     /// Most bytes of read buffers that queued payloads may hold alive; beyond it payloads are copied.
     pin_limit: usize,
     read_done: bool,
-    /// Chunks of the batch being written.
-    out: VecDeque<Bytes>,
-    /// Scratch for headers and small payloads of the batch being gathered.
-    scratch: BytesMut,
-    vectored: bool,
-    need_flush: bool,
-    shut_down: bool,
     wakers: Vec<Waker>,
     /// Bytes read or written since the counters in `Inner` were last updated (saves lock round trips).
     pending_in: u64,
-    pending_out: u64,
     /// A side of the last driver round stopped with work left (budget used up, or reading paused).
     busy: bool,
     data_seen: bool,
@@ -83,8 +73,15 @@ pub(crate) struct Driver<T> {
     idle_tick: Option<(Pin<Box<Sleep>>, Duration)>,
 }
 
-impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
+impl<T: AsyncRead + Unpin> Driver<T> {
     pub fn new(io: T, shared: Arc<Shared>) -> Driver<T> {
+        let core = Core::new(io, &shared);
+        Driver { shared, core }
+    }
+}
+
+impl<T: AsyncRead + Unpin> Core<T> {
+    fn new(io: T, shared: &Shared) -> Core<T> {
         let cfg = &shared.config;
         let now = Instant::now();
         let (ka_send, ka_check) = if cfg.keep_alive_disabled {
@@ -103,13 +100,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             let half = (d / 2).max(Duration::from_millis(1));
             (Box::pin(tokio::time::sleep_until(now + half)), half)
         });
-        let vectored = io.is_write_vectored();
         let pin_limit = cfg.max_receive_buffer + 2 * READ_BUF;
-        Driver {
-            version: cfg.version,
+        Core {
             decoder: Decoder::new(cfg.version, cfg.max_receive_frame_size),
             io,
-            shared,
             rbuf: BytesMut::with_capacity(IDLE_BUF),
             rgen: 0,
             rcap: IDLE_BUF,
@@ -119,14 +113,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             spare_low: 0,
             pin_limit,
             read_done: false,
-            out: VecDeque::new(),
-            scratch: BytesMut::with_capacity(16 * 1024),
-            vectored,
-            need_flush: false,
-            shut_down: false,
             wakers: Vec::new(),
             pending_in: 0,
-            pending_out: 0,
             busy: false,
             data_seen: false,
             ka_send,
@@ -143,8 +131,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
 
     // ---------------------------------------------------------------- timers
 
-    fn poll_timers(&mut self, cx: &mut Context<'_>) {
-        let cfg = &self.shared.config;
+    fn poll_timers(&mut self, shared: &Shared, cx: &mut Context<'_>) {
+        let cfg = &shared.config;
         if let Some(t) = self.ka_send.as_mut()
             && t.as_mut().poll(cx).is_ready()
         {
@@ -156,7 +144,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             let unused = self.spare_low.min(self.spare.len());
             self.spare.truncate(self.spare.len() - unused);
             self.spare_low = self.spare.len();
-            let mut inner = self.shared.lock();
+            let mut inner = shared.lock();
             self.retired.retain(|(g, _)| inner.pins.is_pinned(*g));
             if self.rbuf.is_empty() && !inner.pins.is_pinned(self.rgen) {
                 self.rbuf = BytesMut::with_capacity(IDLE_BUF);
@@ -174,7 +162,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
         if let Some(t) = self.ka_check.as_mut()
             && t.as_mut().poll(cx).is_ready()
         {
-            let mut inner = self.shared.lock();
+            let mut inner = shared.lock();
             // As smux: a session stalled only because the application does not read is not killed.
             if !self.data_seen && inner.bucket > 0 {
                 inner.fail(Error::KeepaliveTimeout);
@@ -192,7 +180,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             let next = Instant::now() + *half;
             t.as_mut().reset(next);
             let _ = t.as_mut().poll(cx);
-            let mut inner = self.shared.lock();
+            let mut inner = shared.lock();
             sweep_idle(&mut inner);
         }
     }
@@ -200,9 +188,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
     // ---------------------------------------------------------------- reading
 
     /// Reads and dispatches frames. Returns whether anything happened.
-    fn poll_read_side(&mut self, cx: &mut Context<'_>) -> bool {
+    fn poll_read_side(&mut self, shared: &Shared, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
-        let shared = Arc::clone(&self.shared);
         for _ in 0..OPS_PER_POLL {
             if self.read_done {
                 return progress;
@@ -213,7 +200,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                     return progress;
                 }
                 inner.bytes_in += std::mem::take(&mut self.pending_in);
-                let r = self.dispatch(&mut inner);
+                let r = self.dispatch(shared, &mut inner);
                 inner.read_buffered = self.rbuf.len();
                 match r {
                     Err(e) => {
@@ -251,7 +238,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 need.max(MIN_SPARE)
             };
             if self.rbuf.capacity() - self.rbuf.len() < min_spare {
-                self.new_read_buffer(need);
+                self.new_read_buffer(shared, need);
             }
             // Never read more than a chunk: unparsed bytes stay bounded by one chunk plus one frame.
             let want = READ_CHUNK.max(need);
@@ -260,7 +247,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 Poll::Pending => return progress,
                 Poll::Ready(Ok(0)) => {
                     self.read_done = true;
-                    self.shared.lock().fail(Error::TransportEof);
+                    shared.lock().fail(Error::TransportEof);
                     return true;
                 }
                 Poll::Ready(Ok(n)) => {
@@ -273,7 +260,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 }
                 Poll::Ready(Err(e)) => {
                     self.read_done = true;
-                    self.shared.lock().fail(Error::from_io(&e));
+                    shared.lock().fail(Error::from_io(&e));
                     return true;
                 }
             }
@@ -297,11 +284,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
     /// payload refers to its allocation any more, else in another read buffer (a new generation) that
     /// gets the unparsed tail (less than one frame). Replaced buffers wait in `retired` until their
     /// payloads have been read and are then kept for reuse: fresh 256 KiB allocations cost page faults.
-    fn new_read_buffer(&mut self, need: usize) {
+    fn new_read_buffer(&mut self, shared: &Shared, need: usize) {
         let len = self.rbuf.len();
         let size = if self.idle_buf { IDLE_BUF } else { READ_BUF };
         let room = size.max(len + need) - len;
-        let inner = self.shared.lock();
+        let inner = shared.lock();
         if !inner.pins.is_pinned(self.rgen) && self.rbuf.try_reclaim(room) {
             return;
         }
@@ -341,8 +328,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
     }
 
     /// Parses and handles every complete frame in `rbuf` while the session may buffer more.
-    fn dispatch(&mut self, inner: &mut Inner) -> Result<Parse, Error> {
-        let cfg = &self.shared.config;
+    fn dispatch(&mut self, shared: &Shared, inner: &mut Inner) -> Result<Parse, Error> {
+        let cfg = &shared.config;
         let ctrl_cap = cfg.max_streams.saturating_mul(2).saturating_add(1024);
         loop {
             if inner.bucket <= 0
@@ -427,252 +414,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                         let wants = !slot.in_ready
                             && (!slot.send.is_empty() || (slot.fin_pending && !slot.fin_sent));
                         if wants {
-                            inner.mark_ready(sid);
+                            // The write side runs right after this in the same driver round.
+                            inner.queue_ready(sid);
                         }
                     }
                 }
             }
             self.rbuf.advance(total);
-        }
-    }
-
-    // ---------------------------------------------------------------- writing
-
-    /// Moves queued frames into `out`: control frames first, then up to one frame per busy stream per
-    /// round, round robin, until the batch is full. Returns whether anything was gathered.
-    fn gather(&mut self, inner: &mut Inner) -> bool {
-        let cfg = &self.shared.config;
-        let v = self.version;
-        let mut frames = 0u64;
-        while let Some(c) = inner.ctrl.pop_front() {
-            let (cmd, sid) = match c {
-                Ctrl::Syn(sid) => (Cmd::Syn, sid),
-                Ctrl::Fin(sid) => (Cmd::Fin, sid),
-                Ctrl::Nop => {
-                    inner.nop_pending = false;
-                    (Cmd::Nop, 0)
-                }
-                Ctrl::Upd(sid) => {
-                    let Some(slot) = inner.streams.get_mut(&sid) else {
-                        continue;
-                    };
-                    if !slot.upd_pending {
-                        continue;
-                    }
-                    slot.upd_pending = false;
-                    Header {
-                        version: v,
-                        cmd: Cmd::Upd,
-                        length: 8,
-                        sid,
-                    }
-                    .put(&mut self.scratch);
-                    self.scratch.put_u32_le(slot.num_read);
-                    self.scratch.put_u32_le(cfg.max_stream_buffer as u32);
-                    frames += 1;
-                    continue;
-                }
-            };
-            Header {
-                version: v,
-                cmd,
-                length: 0,
-                sid,
-            }
-            .put(&mut self.scratch);
-            frames += 1;
-        }
-        let mut budget = BATCH_BYTES;
-        let epoch = inner.epoch;
-        while budget > 0 {
-            let Some(sid) = inner.ready.pop_front() else {
-                break;
-            };
-            let Some(slot) = inner.streams.get_mut(&sid) else {
-                continue;
-            };
-            slot.in_ready = false;
-            let window = if v == 2 {
-                match slot.v2_window() {
-                    Ok(w) => w.max(0) as usize,
-                    Err(e) => {
-                        let n = slot.send.len();
-                        slot.send.clear(&mut inner.pool);
-                        slot.write_error = Some(e);
-                        if let Some(w) = slot.write_waker.take() {
-                            self.wakers.push(w);
-                        }
-                        inner.send_total -= n;
-                        0
-                    }
-                }
-            } else {
-                usize::MAX
-            };
-            let n = slot.send.front_len().min(cfg.max_frame_size).min(window);
-            if n > 0 {
-                Header {
-                    version: v,
-                    cmd: Cmd::Psh,
-                    length: n as u16,
-                    sid,
-                }
-                .put(&mut self.scratch);
-                if n <= SMALL_PAYLOAD || !self.vectored {
-                    slot.send
-                        .copy_front_to(n, &mut self.scratch, &mut inner.pool);
-                } else {
-                    if !self.scratch.is_empty() {
-                        self.out.push_back(self.scratch.split().freeze());
-                    }
-                    self.out
-                        .push_back(slot.send.split_front(n, &mut inner.pool));
-                }
-                slot.num_written = slot.num_written.wrapping_add(n as u32);
-                slot.last_active = epoch;
-                frames += 1;
-                budget = budget.saturating_sub(n + HEADER_LEN);
-                inner.send_total -= n;
-                // A writer waiting for space resumes once half the send buffer is free (not after every
-                // frame), so it refills in large steps with fewer wake-ups.
-                if slot.send.len() <= cfg.stream_send_buffer / 2
-                    && let Some(w) = slot.write_waker.take()
-                {
-                    self.wakers.push(w);
-                }
-            }
-            if !slot.send.is_empty() {
-                if window > n {
-                    slot.in_ready = true;
-                    inner.ready.push_back(sid);
-                    continue;
-                }
-                if !slot.dropped {
-                    // v2: waits for an UPD.
-                    continue;
-                }
-                // A dropped v2 stream without window: abortive close.
-                let rest = slot.send.len();
-                slot.send.clear(&mut inner.pool);
-                inner.send_total -= rest;
-            }
-            if slot.fin_pending && !slot.fin_sent {
-                Header {
-                    version: v,
-                    cmd: Cmd::Fin,
-                    length: 0,
-                    sid,
-                }
-                .put(&mut self.scratch);
-                frames += 1;
-                slot.fin_sent = true;
-                if let Some(w) = slot.write_waker.take() {
-                    self.wakers.push(w);
-                }
-            }
-            if slot.dropped && slot.fin_sent {
-                inner.remove(sid);
-            }
-        }
-        if !self.scratch.is_empty() {
-            self.out.push_back(self.scratch.split().freeze());
-        }
-        inner.frames_out += frames;
-        !self.out.is_empty()
-    }
-
-    /// Writes batches until the transport is busy or nothing is queued. Returns whether anything happened.
-    fn poll_write_side(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut progress = false;
-        let shared = Arc::clone(&self.shared);
-        for _ in 0..OPS_PER_POLL {
-            if self.out.is_empty() {
-                let mut inner = shared.lock();
-                if inner.error.is_some() || inner.write_error.is_some() {
-                    return progress;
-                }
-                inner.bytes_out += std::mem::take(&mut self.pending_out);
-                // Nothing is in flight now: blocks whose bytes went out in earlier batches are free.
-                inner.pool.recycle();
-                let got = self.gather(&mut inner);
-                drop(inner);
-                self.wake_collected();
-                if !got {
-                    if self.need_flush {
-                        match Pin::new(&mut self.io).poll_flush(cx) {
-                            Poll::Pending => return progress,
-                            Poll::Ready(Ok(())) => self.need_flush = false,
-                            Poll::Ready(Err(e)) => {
-                                self.write_failed(Error::from_io(&e));
-                                return true;
-                            }
-                        }
-                    }
-                    return progress;
-                }
-            }
-            let res = if self.vectored && self.out.len() > 1 {
-                let mut iov = [IoSlice::new(&[]); MAX_IOV];
-                let mut k = 0;
-                for (slot, chunk) in iov.iter_mut().zip(self.out.iter()) {
-                    *slot = IoSlice::new(chunk);
-                    k += 1;
-                }
-                Pin::new(&mut self.io).poll_write_vectored(cx, &iov[..k])
-            } else {
-                let front = self.out.front().map(|b| &b[..]).unwrap_or(&[]);
-                Pin::new(&mut self.io).poll_write(cx, front)
-            };
-            match res {
-                Poll::Pending => return progress,
-                Poll::Ready(Ok(0)) => {
-                    self.write_failed(Error::Transport {
-                        kind: std::io::ErrorKind::WriteZero,
-                        message: "transport accepted no bytes".into(),
-                    });
-                    return true;
-                }
-                Poll::Ready(Ok(mut n)) => {
-                    progress = true;
-                    self.need_flush = true;
-                    self.pending_out += n as u64;
-                    while n > 0 {
-                        let Some(front) = self.out.front_mut() else {
-                            break;
-                        };
-                        if front.len() <= n {
-                            n -= front.len();
-                            self.out.pop_front();
-                        } else {
-                            front.advance(n);
-                            n = 0;
-                        }
-                    }
-                }
-                Poll::Ready(Err(e)) => {
-                    self.write_failed(Error::from_io(&e));
-                    return true;
-                }
-            }
-        }
-        self.busy = true;
-        progress
-    }
-
-    /// The transport cannot be written any more. As smux, reading goes on (frames the peer sent before
-    /// it went away, FINs included, are still delivered); writes fail from now on.
-    fn write_failed(&mut self, e: Error) {
-        self.out.clear();
-        let mut inner = self.shared.lock();
-        if inner.write_error.is_none() {
-            inner.write_error = Some(e);
-        }
-        for slot in inner.streams.values_mut() {
-            slot.wake_writer();
-        }
-        if self.read_done {
-            let e = inner.write_error.clone();
-            inner.fail(e.unwrap_or(Error::SessionClosed));
         }
     }
 }
@@ -714,18 +462,22 @@ fn sweep_idle(inner: &mut Inner) {
             inner.streams.remove(&sid);
         }
     }
-    inner.wake_driver();
+    // No driver wake-up: this runs inside the driver's poll, before its write side.
 }
 
-impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
+impl<T: AsyncRead + Unpin> Future for Driver<T> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = &mut *self;
+        let Driver { shared, core: this } = &mut *self;
+        let shared: &Shared = shared;
         for round in 0..8 {
             this.busy = false;
-            {
-                let mut inner = this.shared.lock();
+            if round == 0 {
+                // Registered before anything is looked at, so that no wake-up is missed. A wake-up during
+                // this poll takes the waker and has the task polled again, so later rounds need not
+                // register it again.
+                let mut inner = shared.lock();
                 match &inner.driver_waker {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     _ => inner.driver_waker = Some(cx.waker().clone()),
@@ -733,17 +485,28 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
                 if inner.handles == 0 && !inner.closing {
                     inner.closing = true;
                 }
+                drop(inner);
+                this.poll_timers(shared, cx);
             }
-            if round == 0 {
-                this.poll_timers(cx);
-            }
-            let r = this.poll_read_side(cx);
-            let w = this.poll_write_side(cx);
+            let r = this.poll_read_side(shared, cx);
+            // A stream's task holding the writer checks for work left once it lets go (`write_inline`).
+            let mut writer = writer::try_lock(shared);
+            let w = match writer.as_mut() {
+                Some(wr) => {
+                    let (progress, busy) = wr.poll_write_side(shared, cx, OPS_PER_POLL);
+                    this.busy |= busy;
+                    progress
+                }
+                None => false,
+            };
+            let write_idle = writer.as_ref().is_some_and(|wr| wr.is_idle());
             let (error, closing, write_dead) = {
-                let mut inner = this.shared.lock();
+                let mut inner = shared.lock();
                 inner.bytes_in += std::mem::take(&mut this.pending_in);
-                inner.bytes_out += std::mem::take(&mut this.pending_out);
                 inner.read_buffers = this.read_buffer_bytes();
+                if inner.handles == 0 && !inner.closing {
+                    inner.closing = true;
+                }
                 (
                     inner.error.is_some(),
                     inner.closing,
@@ -752,29 +515,39 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
             };
             // After a write error the session lives on while there is still something to read.
             let finished_reading = this.read_done || closing;
-            if error
-                || (write_dead && finished_reading)
-                || (closing && this.out.is_empty() && !this.busy)
-            {
-                if closing && !error && !write_dead && !this.shut_down {
-                    match Pin::new(&mut this.io).poll_shutdown(cx) {
+            if error || (write_dead && finished_reading) || (closing && write_idle && !this.busy) {
+                if closing
+                    && !error
+                    && !write_dead
+                    && let Some(wr) = writer.as_mut()
+                    && !wr.shut_down
+                {
+                    match wr.poll_shutdown(cx) {
                         Poll::Pending => return Poll::Pending,
-                        Poll::Ready(_) => this.shut_down = true,
+                        Poll::Ready(_) => wr.shut_down = true,
                     }
                 }
+                drop(writer);
+                // The write half lives in `Shared`, which handles keep alive: let go of the transport.
+                shared
+                    .writer
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .release_transport();
                 if write_dead {
-                    let mut inner = this.shared.lock();
+                    let mut inner = shared.lock();
                     let e = inner.write_error.clone().unwrap_or(Error::SessionClosed);
                     inner.fail(e);
                 }
-                let mut inner = this.shared.lock();
+                let mut inner = shared.lock();
                 inner.fail(Error::SessionClosed);
                 inner.driver_running = false;
                 inner.driver_waker = None;
                 drop(inner);
-                this.shared.finished.notify_waiters();
+                shared.finished.notify_waiters();
                 return Poll::Ready(());
             }
+            drop(writer);
             // Both sides wait for an event (their wakers are registered): another round would only
             // find the same.
             if (!r && !w) || !this.busy {

@@ -62,7 +62,8 @@ pub struct Stats {
 
 /// An smux session over a transport `T`.
 ///
-/// The session spawns one driver task on the current tokio runtime; it owns the transport. The session
+/// The session spawns one driver task on the current tokio runtime; it reads the transport (writes also
+/// happen in streams' tasks, see the crate overview). The session
 /// ends when [`close`](Session::close) is called, on a transport or protocol error, on keepalive timeout,
 /// or when the `Session` and all its streams are dropped.
 ///
@@ -113,8 +114,10 @@ impl Session {
             side = if client { "client" } else { "server" },
             version = config.version
         );
-        let shared = Shared::new(config, client);
-        tokio::spawn(Driver::new(io, shared.clone()).instrument(span));
+        // The driver reads; the write half is shared (see `writer`).
+        let (read_half, write_half) = tokio::io::split(io);
+        let shared = Shared::new(config, client, Box::pin(write_half));
+        tokio::spawn(Driver::new(read_half, shared.clone()).instrument(span));
         Ok(Session { shared })
     }
 

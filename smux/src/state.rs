@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::queue::{ByteQueue, Pool};
 use crate::recv::{Pins, RecvQueue};
+use crate::writer::{Transport, Writer};
 
 /// A control frame waiting to be written. Kept symbolic so that at most one UPD per stream is pending and
 /// it carries the newest `consumed` count when it is finally written.
@@ -179,15 +180,24 @@ impl Inner {
         }
     }
 
-    /// Marks a stream ready to send if it is not already queued.
+    /// Marks a stream ready to send if it is not already queued, and wakes the driver.
     pub fn mark_ready(&mut self, sid: u32) {
+        if self.queue_ready(sid) {
+            self.wake_driver();
+        }
+    }
+
+    /// Marks a stream ready to send without waking the driver (for the driver itself: waking its own
+    /// task from inside its poll would only cost a second, empty poll). Returns whether it was queued.
+    pub fn queue_ready(&mut self, sid: u32) -> bool {
         if let Some(slot) = self.streams.get_mut(&sid)
             && !slot.in_ready
         {
             slot.in_ready = true;
             self.ready.push_back(sid);
-            self.wake_driver();
+            return true;
         }
+        false
     }
 }
 
@@ -195,13 +205,15 @@ impl Inner {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub inner: Mutex<Inner>,
+    /// The transport's write side. Lock order: `writer` before `inner`; `inner` holders only `try_lock` it.
+    pub writer: Mutex<Writer>,
     pub config: Config,
     /// Notified when the driver task has ended.
     pub finished: Notify,
 }
 
 impl Shared {
-    pub fn new(config: Config, client: bool) -> Arc<Shared> {
+    pub fn new(config: Config, client: bool, transport: Transport) -> Arc<Shared> {
         let bucket = config.max_receive_buffer as i64;
         Arc::new(Shared {
             inner: Mutex::new(Inner {
@@ -235,6 +247,7 @@ impl Shared {
                 refused_streams: 0,
                 idle_closed: 0,
             }),
+            writer: Mutex::new(Writer::new(transport)),
             config,
             finished: Notify::new(),
         })

@@ -9,6 +9,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::Error;
 use crate::state::{Ctrl, Inner, Shared, Slot};
+use crate::writer;
 
 /// A stream of a [`Session`](crate::Session).
 ///
@@ -93,6 +94,8 @@ impl AsyncRead for Stream {
             slot.recv_len -= n;
             if cfg.version == 2 {
                 // smux: UPD after the first read, then whenever half the stream buffer was consumed.
+                // Written by the driver, not from here: with many busy streams it sends their UPDs
+                // together in one transport write.
                 slot.num_read = slot.num_read.wrapping_add(n as u32);
                 slot.incr = slot.incr.wrapping_add(n as u32);
                 if slot.incr as usize >= cfg.max_stream_buffer / 2 || slot.num_read == n as u32 {
@@ -148,29 +151,46 @@ impl AsyncWrite for Stream {
         let space = cfg.stream_send_buffer.saturating_sub(slot.send.len());
         if space == 0 {
             slot.write_waker = Some(cx.waker().clone());
+            drop(guard);
+            // Write the queue out from this task if the writer is free (else the driver does).
+            writer::write_inline(&self.shared, cx);
             return Poll::Pending;
         }
         let n = space.min(buf.len());
         slot.send.push(&buf[..n], &mut inner.pool);
         inner.send_total += n;
-        inner.mark_ready(self.sid);
+        if slot.send.len() >= cfg.stream_send_buffer {
+            // A full send buffer is written from this task, without a hand-over to the driver task:
+            // a bulk sender keeps its own thread busy and needs no wake-ups. Small writes still go
+            // through the driver, which gathers them (and control frames) into few transport writes.
+            inner.queue_ready(self.sid);
+            drop(guard);
+            writer::write_inline(&self.shared, cx);
+        } else {
+            inner.mark_ready(self.sid);
+        }
         Poll::Ready(Ok(n))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut guard = self.shared.lock();
         let inner = &mut *guard;
-        if let Some(e) = inner.error.clone().or_else(|| inner.write_error.clone()) {
+        if let Some(e) = inner.write_error.clone() {
             return Poll::Ready(Err(e.into()));
         }
         let Some(slot) = inner.streams.get_mut(&self.sid) else {
-            return Poll::Ready(Err(Error::StreamClosed.into()));
+            return Poll::Ready(Err(stream_error(inner, None).into()));
         };
         if let Some(e) = slot.error.clone().or_else(|| slot.write_error.clone()) {
             return Poll::Ready(Err(e.into()));
         }
+        // Done once everything was handed to the transport writer, even if the session ended since
+        // (a peer may close the connection as soon as it has what it waited for).
         if slot.send.is_empty() {
             return Poll::Ready(Ok(()));
+        }
+        if let Some(e) = inner.error.clone() {
+            return Poll::Ready(Err(e.into()));
         }
         slot.write_waker = Some(cx.waker().clone());
         Poll::Pending

@@ -5,7 +5,8 @@
 //! (c) open a stream, echo 8 bytes, close, sequentially for `--secs` (per second).
 //! Runs are interleaved (every implementation once per round) and the table shows medians, plus the
 //! median CPU time (user + system, whole process, so both ends) per GiB (a, b) or per 1000 streams (c),
-//! which is steadier than wall-clock on a shared machine; its ratio is Go's CPU time over ours.
+//! which is steadier than wall-clock on a shared machine; its ratio is Go's CPU time over ours. The last
+//! two columns are medians of per-round ratios (to Go of the same version, and to async-smux).
 //!
 //! `cargo run --release -p benches --bin smux_compare -- --runs 5`
 
@@ -488,8 +489,8 @@ fn main() {
         args.runs, args.bytes, args.secs, args.workers
     );
     println!(
-        "{:<30} {:<11} {:>15} {:>8} {:>12} {:>8}",
-        "workload", "impl", "median", "vs Go", "cpu s/unit", "vs Go"
+        "{:<30} {:<11} {:>15} {:>8} {:>12} {:>8} {:>10} {:>10}",
+        "workload", "impl", "median", "vs Go", "cpu s/unit", "vs Go", "round/Go", "round/asm"
     );
     for work in &args.work {
         let med = |map: &std::collections::BTreeMap<(String, String), Vec<f64>>, imp: &str| {
@@ -511,14 +512,31 @@ fn main() {
             // CPU ratio: Go's CPU per unit over ours (above 1 means we use less CPU).
             let cratio =
                 med(&cpu_results, go_name).map_or("-".to_string(), |g| format!("{:.2}x", g / c));
+            // Median of the ratios within each round (the two runs were minutes apart at most, so
+            // this follows a drifting machine load better than the ratio of medians).
+            let per_round = |other: &str| {
+                let (Some(a), Some(b)) = (
+                    results.get(&(work.clone(), imp.clone())),
+                    results.get(&(work.clone(), other.to_string())),
+                ) else {
+                    return "-".to_string();
+                };
+                if imp == other {
+                    return "-".to_string();
+                }
+                let mut r: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
+                format!("{:.2}x", median(&mut r))
+            };
             println!(
-                "{:<30} {:<11} {:>15} {:>8} {:>12.3} {:>8}",
+                "{:<30} {:<11} {:>15} {:>8} {:>12.3} {:>8} {:>10} {:>10}",
                 title(work),
                 imp,
                 fmt_val(work, m),
                 ratio,
                 c,
-                cratio
+                cratio,
+                per_round(go_name),
+                per_round("async-smux")
             );
         }
     }

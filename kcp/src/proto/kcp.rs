@@ -11,7 +11,7 @@ use super::header::{Cmd, InputError, OVERHEAD, SegmentHeader, segments};
 use super::rcvbuf::RecvRing;
 use super::rtt::{RTO_MAX, RTO_MIN, RTO_NDL, RttEstimator};
 use super::seq::{Clock, diff};
-use super::sndbuf::{FastKind, SendBuf, TimeoutVerdict};
+use super::sndbuf::{FastKind, SendBuf, SndSeg, TimeoutVerdict};
 use super::stats::Stats;
 
 const ASK_SEND: u8 = 1;
@@ -107,6 +107,29 @@ struct Out<'a, F: FnMut(&mut [u8])> {
     pkts: u64,
     bytes: u64,
     segs: u64,
+}
+
+/// Writes segment `sn` as a PUSH stamped `now` (a transmission, or a bundled copy).
+fn write_push<F: FnMut(&mut [u8])>(
+    out: &mut Out<'_, F>,
+    conv: u32,
+    una: u32,
+    sn: u32,
+    seg: &SndSeg,
+    now: u32,
+    wnd: u16,
+) {
+    let h = SegmentHeader {
+        conv,
+        cmd: Cmd::Push,
+        frg: seg.frg,
+        wnd,
+        ts: now,
+        sn,
+        una,
+        len: seg.data.len() as u32,
+    };
+    out.segment(&h, &seg.data);
 }
 
 impl<F: FnMut(&mut [u8])> Out<'_, F> {
@@ -1023,17 +1046,7 @@ impl Kcp {
         let Some(seg) = self.snd_buf.get_mut(sn) else {
             return;
         };
-        let h = SegmentHeader {
-            conv: self.conv,
-            cmd: Cmd::Push,
-            frg: seg.frg,
-            wnd,
-            ts: now,
-            sn,
-            una: self.rcv_nxt,
-            len: seg.data.len() as u32,
-        };
-        out.segment(&h, &seg.data);
+        write_push(out, self.conv, self.rcv_nxt, sn, seg, now, wnd);
         if seg.xmit >= self.dead_link {
             self.dead = true;
         }
@@ -1081,17 +1094,7 @@ impl Kcp {
             let Some(seg) = self.snd_buf.get_mut(sn) else {
                 continue;
             };
-            let h = SegmentHeader {
-                conv: self.conv,
-                cmd: Cmd::Push,
-                frg: seg.frg,
-                wnd,
-                ts: now,
-                sn,
-                una: self.rcv_nxt,
-                len: seg.data.len() as u32,
-            };
-            out.segment(&h, &seg.data);
+            write_push(out, self.conv, self.rcv_nxt, sn, seg, now, wnd);
             self.stats.bundled_segs += 1;
         }
     }

@@ -252,11 +252,8 @@ fn comparisons(rows: &[Row]) -> String {
             let tp = best(&tcp, Workload::Interactive, p99, false);
             let om = best(&ours, Workload::Interactive, mean, false);
             let tm = best(&tcp, Workload::Interactive, mean, false);
-            let f = |v: Option<f64>| v.map_or("".into(), |v| format!("{v:.1}"));
-            let ratio = match (og, tg) {
-                (Some(a), Some(b)) => format!("{:.2}x", a / b.max(1e-9)),
-                _ => "".into(),
-            };
+            let f = one_decimal;
+            let ratio = ratio_of(og, tg);
             let _ = writeln!(
                 s,
                 "| {rtt} ms | {l}% | {} | {} | {ratio} | {} | {} | {} | {} |",
@@ -288,11 +285,8 @@ fn comparisons(rows: &[Row]) -> String {
             let ours = g("ours default");
             let each: Vec<Option<f64>> = tcp.iter().map(|t| g(t)).collect();
             let best = each.iter().flatten().copied().reduce(f64::max);
-            let f = |v: Option<f64>| v.map_or("".into(), |v| format!("{v:.1}"));
-            let ratio = match (ours, best) {
-                (Some(a), Some(b)) => format!("{:.2}x", a / b.max(1e-9)),
-                _ => "".into(),
-            };
+            let f = one_decimal;
+            let ratio = ratio_of(ours, best);
             let _ = writeln!(
                 s,
                 "| {rtt} ms | {l}% | {} | {} | {ratio} |",
@@ -536,4 +530,17 @@ pub fn write_report(rows: &[Row], dir: &Path, header: &str) -> std::io::Result<P
     let path = dir.join("report.md");
     std::fs::write(&path, markdown(rows, &header))?;
     Ok(path)
+}
+
+/// A table cell: the value with one decimal, or empty.
+fn one_decimal(v: Option<f64>) -> String {
+    v.map_or(String::new(), |v| format!("{v:.1}"))
+}
+
+/// A table cell: `a / b` as `1.23x`, or empty when either is missing.
+fn ratio_of(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) => format!("{:.2}x", a / b.max(1e-9)),
+        _ => String::new(),
+    }
 }

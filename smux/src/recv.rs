@@ -147,11 +147,6 @@ mod tests {
         assert_eq!(&out[..4], b"pied");
         assert_eq!(a.read_into(&mut out, &mut pins), 0);
     }
-}
-
-#[cfg(test)]
-mod tail_tests {
-    use super::*;
 
     #[test]
     fn copied_and_sliced_payloads_keep_their_order() {

@@ -293,11 +293,6 @@ impl FecEncoder {
         self.parity_budget = k.min(self.parity_shards);
     }
 
-    /// The current parity budget: shards sent per completed group.
-    pub fn parity_budget(&self) -> usize {
-        self.parity_budget
-    }
-
     /// The parity datagrams produced by the last [`FecEncoder::encode`] call (empty if it produced none),
     /// in order; the first `header_offset` bytes of each are free for the crypto header.
     pub fn parity_packets_mut(&mut self) -> impl Iterator<Item = &mut [u8]> {

@@ -67,6 +67,9 @@ pub(crate) struct RecvQueue {
 
 /// A `tail` emptied by reading keeps its allocation only up to this size (idle streams stay small).
 const TAIL_KEEP: usize = 4096;
+/// An emptied `q` keeps its allocation only up to this many entries: a peer's burst of mid-size frames
+/// must not leave every stream holding a large deque after it was read.
+const Q_KEEP: usize = 64;
 
 impl RecvQueue {
     /// Appends a payload of read buffer `generation` (already counted in [`Pins::add`]).
@@ -108,6 +111,9 @@ impl RecvQueue {
                 self.tail = BytesMut::new();
             }
         }
+        if self.q.is_empty() && self.q.capacity() > Q_KEEP {
+            self.q = VecDeque::new();
+        }
         n
     }
 
@@ -116,6 +122,7 @@ impl RecvQueue {
         for (_, generation) in self.q.drain(..) {
             pins.release(generation);
         }
+        self.q = VecDeque::new();
         self.tail = BytesMut::new();
     }
 }
@@ -123,6 +130,20 @@ impl RecvQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_drained_queue_gives_back_a_large_deque() {
+        let mut pins = Pins::default();
+        let mut q = RecvQueue::default();
+        let chunk = Bytes::from(vec![5u8; 600 * 1000]);
+        for i in 0..1000 {
+            q.push(chunk.slice(i * 600..(i + 1) * 600), 0);
+        }
+        assert!(q.q.capacity() >= 1000);
+        let mut out = vec![0u8; 600 * 1000];
+        assert_eq!(q.read_into(&mut out, &mut pins), 600 * 1000);
+        assert!(q.q.capacity() <= Q_KEEP, "{}", q.q.capacity());
+    }
 
     #[test]
     fn pins_follow_queued_payloads() {

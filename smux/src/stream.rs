@@ -87,9 +87,11 @@ impl AsyncRead for Stream {
             return Poll::Ready(Ok(()));
         }
         if slot.recv_len > 0 {
+            // Only as many bytes as are queued get initialized (not the caller's whole spare capacity).
+            let want = buf.remaining().min(slot.recv_len);
             let n = slot
                 .recv
-                .read_into(buf.initialize_unfilled(), &mut inner.pins);
+                .read_into(buf.initialize_unfilled_to(want), &mut inner.pins);
             buf.advance(n);
             slot.recv_len -= n;
             if cfg.version == 2 {

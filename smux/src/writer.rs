@@ -358,7 +358,14 @@ pub(crate) fn try_lock(shared: &Shared) -> Option<MutexGuard<'_, Writer>> {
 fn after_release(shared: &Shared, left: bool) {
     let mut inner = shared.lock();
     // `closing`: the driver may have been waiting for this write to finish before it shuts down.
-    if left || !inner.ctrl.is_empty() || !inner.ready.is_empty() || inner.closing {
+    // `read_paused`: the driver may have stopped reading because control frames piled up; this write may
+    // have drained them, and no transport waker is registered for the driver then.
+    if left
+        || inner.read_paused
+        || !inner.ctrl.is_empty()
+        || !inner.ready.is_empty()
+        || inner.closing
+    {
         inner.wake_driver();
     }
 }

@@ -278,46 +278,75 @@ fn parity_budget_sends_fewer_shards_and_the_peer_still_recovers() {
     let mut tx = Codec::new(&CodecConfig::new(CryptKind::Aes256, key, 10, 3)).unwrap();
     let mut rx = Codec::new(&CodecConfig::new(CryptKind::Aes256, key, 10, 3)).unwrap();
     assert_eq!(tx.parity_shards(), 3);
-    // Group 0: full parity; group 1: one shard; group 2: none; group 3: full again.
+    // Budgets per run of 10 datagrams: full parity; one shard; none (set at a group boundary: the 10 go
+    // without FEC framing); full again; none set in the middle of the group (it is finished without parity,
+    // the 5 after it go unframed); full again.
+    let budgets = [(0, 3), (10, 1), (20, 0), (30, 7), (45, 0), (55, 3)];
     let mut wire = Vec::new();
-    let mut parity_per_group = Vec::new();
-    for i in 0..40u32 {
-        if i % 10 == 0 {
-            tx.set_parity_budget([3, 1, 0, 7][i as usize / 10]);
+    let mut parity_after = Vec::new();
+    let mut unframed = Vec::new();
+    for i in 0..65u32 {
+        if let Some(&(_, k)) = budgets.iter().find(|(at, _)| *at == i) {
+            tx.set_parity_budget(k);
         }
-        let mut b = framed(&tx, &kcp_datagram(i, 60 + i as usize));
-        let parity: Vec<Vec<u8>> = tx.encode(&mut b, i).unwrap().map(<[u8]>::to_vec).collect();
-        if i % 10 == 9 {
-            parity_per_group.push(parity.len());
+        let kcp = kcp_datagram(i, 60 + i as usize);
+        let mut b = framed(&tx, &kcp);
+        let parity = tx.encode(&mut b, i).unwrap();
+        let start = parity.data_start();
+        let parity: Vec<Vec<u8>> = parity.map(<[u8]>::to_vec).collect();
+        if start > 0 {
+            assert_eq!(start, 8);
+            unframed.push(i);
         }
-        wire.push((i, b));
+        assert_eq!(b.len() - start, tx.header_len() + kcp.len() - start);
+        if !parity.is_empty() {
+            parity_after.push((i, parity.len()));
+        }
+        wire.push((i, b[start..].to_vec()));
         wire.extend(parity.into_iter().map(|p| (u32::MAX, p)));
     }
+    // 50..=54 are unframed, 55..=64 are a group.
     assert_eq!(
-        parity_per_group,
-        [3, 1, 0, 3],
+        parity_after,
+        [(9, 3), (19, 1), (39, 3), (64, 3)],
         "budget clamped to the configured 3"
     );
-    assert_eq!(tx.stats().fec_parity_skipped, 1);
-    // Lose one data packet in each group: groups 0, 1 and 3 are repaired, group 2 (no parity) is not.
+    let want_unframed: Vec<u32> = (20..30).chain(50..55).collect();
+    assert_eq!(unframed, want_unframed);
+    assert_eq!(tx.stats().fec_bypassed, 15);
+    assert_eq!(tx.stats().fec_parity_skipped, 1, "the group open at 45");
+    // Lose one data packet in each run: the runs with parity are repaired; the others arrive as KCP.
+    let lost = [4, 14, 24, 34, 44, 52, 60];
     let mut recovered = Vec::new();
+    let mut regular = Vec::new();
     for (id, mut b) in wire {
-        if [4, 14, 24, 34].contains(&id) {
+        if lost.contains(&id) {
             continue;
         }
-        recovered.extend(
-            rx.decode(&mut b, 0)
-                .filter(|p| p.recovered)
-                .map(|p| p.data.to_vec()),
-        );
+        for p in rx.decode(&mut b, 0) {
+            if p.recovered {
+                recovered.push(p.data.to_vec());
+            } else {
+                regular.push(p.data.to_vec());
+            }
+        }
     }
     assert_eq!(
         recovered,
         vec![
             kcp_datagram(4, 64),
             kcp_datagram(14, 74),
-            kcp_datagram(34, 94)
+            kcp_datagram(34, 94),
+            kcp_datagram(60, 120),
         ]
+    );
+    let want_regular: Vec<Vec<u8>> = (0..65)
+        .filter(|i| !lost.contains(i))
+        .map(|i| kcp_datagram(i, 60 + i as usize))
+        .collect();
+    assert_eq!(
+        regular, want_regular,
+        "unframed datagrams decode as plain KCP"
     );
     assert_eq!(
         rx.decoder_shards(),

@@ -237,6 +237,8 @@ impl ImpairArgs {
                 corrupt: sel(corrupt),
                 rate_bytes_per_sec: if i == 0 { rate.0 } else { rate.1 },
                 queue_limit: if i == 0 { queue.0 } else { queue.1 },
+                // What a packet costs beyond its length depends on who offers it (the relay sets it).
+                packet_overhead: 0,
                 // Jitter alone must not reorder (a path is a FIFO); --reorder is the explicit way to reorder.
                 fifo: sel(reorder) == 0.0,
                 max_in_flight: 1 << 20,

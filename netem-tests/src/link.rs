@@ -59,6 +59,11 @@ impl Loss {
     }
 }
 
+/// IPv4 (20) and UDP (8) header bytes: what carrying a UDP payload adds on an IPv4 wire.
+pub const UDP_IPV4_OVERHEAD: u64 = 28;
+/// IPv6 (40) and UDP (8) header bytes.
+pub const UDP_IPV6_OVERHEAD: u64 = 48;
+
 /// Configuration of one direction. All times in microseconds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinkConfig {
@@ -82,6 +87,11 @@ pub struct LinkConfig {
     pub rate_bytes_per_sec: Option<u64>,
     /// Packets the rate-limited queue holds before tail drop.
     pub queue_limit: usize,
+    /// Bytes the rate limit charges per packet beyond its length: the headers of the layers below what is
+    /// offered. A relay offering UDP payloads charges [`UDP_IPV4_OVERHEAD`] so that its datagrams cost on the
+    /// modelled wire what the IP packets carrying them would; a packet-level (NFQUEUE) path offers whole IP
+    /// packets and charges 0.
+    pub packet_overhead: u64,
     /// Keep delivery order (a packet never overtakes an earlier one, as a single FIFO).
     pub fifo: bool,
     /// Packets the delay line holds; a packet offered while it is full is dropped (the C reference test's
@@ -104,6 +114,7 @@ impl Default for LinkConfig {
             corrupt: 0.0,
             rate_bytes_per_sec: None,
             queue_limit: usize::MAX,
+            packet_overhead: 0,
             fifo: false,
             max_in_flight: usize::MAX,
             blackholes: Vec::new(),
@@ -224,7 +235,8 @@ impl Link {
                 return;
             }
             let start = self.queue.back().copied().unwrap_or(now_us).max(now_us);
-            depart = start + (packet.len() as u64 * 1_000_000).div_ceil(rate);
+            let wire = packet.len() as u64 + self.cfg.packet_overhead;
+            depart = start + (wire * 1_000_000).div_ceil(rate);
             self.queue.push_back(depart);
         }
         if self.lose() {
@@ -341,6 +353,24 @@ mod tests {
         })
         .collect();
         assert_eq!(times, vec![1000, 2000, 3000]);
+    }
+
+    #[test]
+    fn rate_limit_charges_the_packet_overhead() {
+        let cfg = LinkConfig {
+            rate_bytes_per_sec: Some(1_000_000),
+            packet_overhead: UDP_IPV4_OVERHEAD,
+            ..Default::default()
+        };
+        let mut l = Link::new(cfg, 1);
+        l.send(0, vec![0; 972]); // 972 + 28 bytes: 1 ms
+        l.send(0, vec![0; 72]); // 100 bytes: 0.1 ms
+        let times: Vec<u64> = std::iter::from_fn(|| {
+            let t = l.next_event_time()?;
+            l.poll(t).map(|_| t)
+        })
+        .collect();
+        assert_eq!(times, vec![1000, 1100]);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::link::{Link, LinkConfig, LinkStats};
+use crate::link::{Link, LinkConfig, LinkStats, UDP_IPV4_OVERHEAD, UDP_IPV6_OVERHEAD};
 
 /// What the relay does to traffic.
 #[derive(Clone, Debug)]
@@ -37,7 +37,21 @@ pub struct RelayConfig {
 
 impl RelayConfig {
     /// A relay to `upstream` with the given per-direction links and seed, 64 clients, 4 MiB socket buffers.
-    pub fn new(upstream: SocketAddr, up: LinkConfig, down: LinkConfig, seed: u64) -> RelayConfig {
+    /// The links' rate limits charge each datagram its IP and UDP headers too
+    /// ([`LinkConfig::packet_overhead`], by the upstream's address family), as a real link would carry them.
+    pub fn new(
+        upstream: SocketAddr,
+        mut up: LinkConfig,
+        mut down: LinkConfig,
+        seed: u64,
+    ) -> RelayConfig {
+        let overhead = if upstream.is_ipv4() {
+            UDP_IPV4_OVERHEAD
+        } else {
+            UDP_IPV6_OVERHEAD
+        };
+        up.packet_overhead = overhead;
+        down.packet_overhead = overhead;
         RelayConfig {
             upstream,
             up,

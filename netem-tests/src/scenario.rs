@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use kcp::proto::{Kcp, Preset};
 
-use crate::link::{Link, LinkConfig, Loss};
+use crate::link::{Link, LinkConfig, Loss, UDP_IPV4_OVERHEAD};
 use crate::sim::{Pair, sim_config};
 
 /// Size of one application record in the matrix workload.
@@ -56,6 +56,7 @@ fn matrix_link(rtt: u64, loss_pct: u32, seed: u64) -> Link {
         },
         rate_bytes_per_sec: Some(MATRIX_RATE),
         queue_limit: 1000,
+        packet_overhead: UDP_IPV4_OVERHEAD,
         fifo: true,
         ..Default::default()
     };
@@ -198,8 +199,8 @@ pub fn matrix_markdown() -> String {
     let _ = writeln!(
         s,
         "# Loss x RTT matrix (simulated)\n\n\
-         Stream mode, window {MATRIX_WND}, mtu 1400, link 100 Mbit/s with a 1000-packet queue, jitter 10% of the \
-         one-way delay, independent loss in both directions.\nBulk: {} KiB, goodput in KiB/s of payload; \
+         Stream mode, window {MATRIX_WND}, mtu 1400, link 100 Mbit/s charging each datagram its 28-byte IP/UDP header, a \
+         1000-packet queue, jitter 10% of the one-way delay, independent loss in both directions.\nBulk: {} KiB, goodput in KiB/s of payload; \
          wire/B: bytes on the wire in both directions per payload byte.\nLatency: {PACED_RECORDS} records of \
          {RECORD} B every {PACE_MS} ms after the bulk phase, ms from write to complete read.\n\
          Regenerate: `UPDATE_SNAPSHOTS=1 cargo test --release -p netem-tests --test matrix`.\n",

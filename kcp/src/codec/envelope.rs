@@ -121,6 +121,9 @@ pub struct CodecStats {
     /// Groups the encoder sent without parity ([`FecLimits::parity_max_age_ms`], or a parity budget of 0:
     /// [`Codec::set_parity_budget`]).
     pub fec_parity_skipped: u64,
+    /// Data datagrams sent without FEC framing although FEC is on: a parity budget of 0 outside a group
+    /// ([`Codec::set_parity_budget`]).
+    pub fec_bypassed: u64,
 }
 
 /// Why [`Codec::new`] refused a configuration.
@@ -209,11 +212,22 @@ impl<'a> Iterator for Decoded<'a> {
     }
 }
 
-/// The parity datagrams an [`Codec::encode`] call produced, ready to send after the data datagram.
+/// The parity datagrams an [`Codec::encode`] call produced, ready to send after the data datagram, and
+/// where that datagram starts.
 #[derive(Debug)]
 pub struct Parity<'a> {
     enc: Option<&'a FecEncoder>,
     next: usize,
+    data_start: usize,
+}
+
+impl Parity<'_> {
+    /// Where the data datagram starts in the buffer given to [`Codec::encode`]: send `buf[data_start()..]`.
+    /// 0, except while the FEC parity budget is 0 ([`Codec::set_parity_budget`]): a datagram outside an FEC
+    /// group then goes without the 8-byte FEC header, which it leaves unused at the front.
+    pub fn data_start(&self) -> usize {
+        self.data_start
+    }
 }
 
 impl<'a> Iterator for Parity<'a> {
@@ -231,8 +245,8 @@ impl<'a> Iterator for Parity<'a> {
 pub struct Sealed<'a> {
     /// The UDP payload to send.
     pub bytes: &'a [u8],
-    /// `Some(i)`: the batch's datagram `i`, sealed in place in the caller's buffer (a caller that keeps its
-    /// buffers can send that buffer instead of copying `bytes`). `None`: a parity datagram, in the codec's
+    /// `Some(i)`: the batch's datagram `i`, sealed in place in the caller's buffer (`bytes` is its tail: all of
+    /// it, or all but the unused FEC header, see [`Parity::data_start`]). `None`: a parity datagram, in the codec's
     /// own buffer, valid only during the sink call.
     pub data_index: Option<usize>,
 }
@@ -333,7 +347,8 @@ impl Codec {
 
     /// Parity shards sent per FEC group from now on, at most the configured count (see
     /// [`FecEncoder::set_parity_budget`]); no effect without FEC. The peer needs no change: the unsent
-    /// shards' seqids stay reserved.
+    /// shards' seqids stay reserved. With a budget of 0 an open group is finished without parity and the
+    /// datagrams after it go without FEC framing ([`Parity::data_start`]), until the budget returns.
     pub fn set_parity_budget(&mut self, k: usize) {
         if let Some(enc) = self.fec_enc.as_mut() {
             enc.set_parity_budget(k);
@@ -357,7 +372,8 @@ impl Codec {
     /// to send. The returned [`Parity`] yields the parity datagrams to send right after it (none unless this
     /// datagram completed an FEC group).
     pub fn encode(&mut self, datagram: &mut [u8], now_ms: u32) -> Result<Parity<'_>, EncodeError> {
-        let made = self.frame_checked(datagram, now_ms)?;
+        let (made, start) = self.frame_checked(datagram, now_ms)?;
+        let datagram = &mut datagram[start..];
         if let Some(c) = &self.crypt {
             match self.fec_enc.as_mut().filter(|_| made > 0) {
                 // The group's parity and this datagram as interleaved chains.
@@ -370,6 +386,7 @@ impl Codec {
         Ok(Parity {
             enc: self.fec_enc.as_ref(),
             next: 0,
+            data_start: start,
         })
     }
 
@@ -402,15 +419,21 @@ impl Codec {
         datagram: &mut [u8],
         now_ms: u32,
     ) -> Result<Parity<'_>, EncodeError> {
-        self.frame_checked(datagram, now_ms)?;
+        let (_, start) = self.frame_checked(datagram, now_ms)?;
         Ok(Parity {
             enc: self.fec_enc.as_ref(),
             next: 0,
+            data_start: start,
         })
     }
 
-    /// Length checks, then [`frame_data_and_parity`]; returns how many parity datagrams are ready.
-    fn frame_checked(&mut self, datagram: &mut [u8], now_ms: u32) -> Result<usize, EncodeError> {
+    /// Length checks, then [`frame_data_and_parity`]; returns how many parity datagrams are ready and where
+    /// the data datagram starts.
+    fn frame_checked(
+        &mut self,
+        datagram: &mut [u8],
+        now_ms: u32,
+    ) -> Result<(usize, usize), EncodeError> {
         if datagram.len() < self.header_len() {
             return Err(EncodeError::TooShort);
         }
@@ -491,7 +514,35 @@ impl Codec {
         let crypt = crypt.as_ref();
         let n = datagrams.len();
         let mut seg_start = 0;
+        // Bit j: datagram `seg_start + j` bypassed FEC and starts past the unused FEC header.
+        let mut bypassed: u32 = 0;
+        const _: () = assert!(LANES <= 32);
         for i in 0..n {
+            if let Some(enc) = fec_enc.as_mut().filter(|e| e.bypasses_next()) {
+                enc.bypass();
+                stats.fec_bypassed += 1;
+                bypassed |= 1 << (i - seg_start);
+                frame(
+                    crypt,
+                    nonce,
+                    &mut datagrams[i].as_mut()[FEC_DATA_HEADER_LEN..],
+                );
+                if i + 1 < n && i + 1 - seg_start < LANES {
+                    continue;
+                }
+                Self::seal_run(
+                    crypt,
+                    &mut datagrams[seg_start..=i],
+                    seg_start,
+                    bypassed,
+                    None,
+                    stats,
+                    &mut sink,
+                );
+                seg_start = i + 1;
+                bypassed = 0;
+                continue;
+            }
             let made = match fec_enc.as_mut() {
                 Some(enc) => {
                     let made = enc.encode(datagrams[i].as_mut(), now_ms);
@@ -514,39 +565,69 @@ impl Codec {
                 continue;
             }
             // Seal the run seg_start..=i plus the group's parity as interleaved chains, then hand them out.
-            let run = &mut datagrams[seg_start..=i];
             let parity = fec_enc.as_mut().filter(|_| made > 0);
-            if let Some(c) = crypt {
-                let data = run.iter_mut().map(AsMut::as_mut);
-                match parity {
-                    Some(enc) => c.encrypt_many(data.chain(enc.parity_packets_mut())),
-                    None => c.encrypt_many(data),
-                }
+            Self::seal_run(
+                crypt,
+                &mut datagrams[seg_start..=i],
+                seg_start,
+                bypassed,
+                parity,
+                stats,
+                &mut sink,
+            );
+            seg_start = i + 1;
+            bypassed = 0;
+        }
+        Ok(())
+    }
+
+    /// Encrypts a run of framed data datagrams (those in `bypassed` past their unused FEC header) and the
+    /// parity of the group the run completed, as interleaved chains, and hands them to `sink` in wire order.
+    fn seal_run<B: AsMut<[u8]>>(
+        crypt: Option<&BlockCrypt>,
+        run: &mut [B],
+        first_index: usize,
+        bypassed: u32,
+        mut parity: Option<&mut FecEncoder>,
+        stats: &mut CodecStats,
+        sink: &mut impl FnMut(Sealed<'_>),
+    ) {
+        let start = |j: usize| {
+            if bypassed & (1 << j) != 0 {
+                FEC_DATA_HEADER_LEN
+            } else {
+                0
             }
-            for (j, d) in run.iter_mut().enumerate() {
-                let bytes = d.as_mut();
+        };
+        if let Some(c) = crypt {
+            let data = run
+                .iter_mut()
+                .enumerate()
+                .map(|(j, d)| &mut d.as_mut()[start(j)..]);
+            match parity.as_mut() {
+                Some(enc) => c.encrypt_many(data.chain(enc.parity_packets_mut())),
+                None => c.encrypt_many(data),
+            }
+        }
+        for (j, d) in run.iter_mut().enumerate() {
+            let bytes = &d.as_mut()[start(j)..];
+            stats.out_pkts += 1;
+            stats.out_bytes += bytes.len() as u64;
+            sink(Sealed {
+                bytes,
+                data_index: Some(first_index + j),
+            });
+        }
+        if let Some(enc) = parity {
+            for bytes in (0..).map_while(|k| enc.parity_packet(k)) {
                 stats.out_pkts += 1;
                 stats.out_bytes += bytes.len() as u64;
                 sink(Sealed {
                     bytes,
-                    data_index: Some(seg_start + j),
+                    data_index: None,
                 });
             }
-            if made > 0
-                && let Some(enc) = fec_enc.as_ref()
-            {
-                for bytes in (0..made).filter_map(|k| enc.parity_packet(k)) {
-                    stats.out_pkts += 1;
-                    stats.out_bytes += bytes.len() as u64;
-                    sink(Sealed {
-                        bytes,
-                        data_index: None,
-                    });
-                }
-            }
-            seg_start = i + 1;
         }
-        Ok(())
     }
 
     /// Replaces the nonce source; with [`NonceSource::from_parts`], two codecs seal identically. Tests only.
@@ -724,7 +805,8 @@ pub fn peek_conv_sn(plain: &[u8]) -> Option<(u32, u32)> {
 
 /// FEC-frames `datagram` and frames (nonce, CRC32) it and any parity datagrams the group produced (in the
 /// encoder's own buffers: Reed-Solomon rewrites them completely for every group, so sealing them in place is
-/// safe); returns how many parity datagrams there are. Encryption is left to the caller.
+/// safe); returns how many parity datagrams there are, and where the data datagram starts (past the unused
+/// FEC header when the encoder bypasses it). Encryption is left to the caller.
 fn frame_data_and_parity(
     crypt: Option<&BlockCrypt>,
     nonce: &mut NonceSource,
@@ -732,9 +814,18 @@ fn frame_data_and_parity(
     datagram: &mut [u8],
     now_ms: u32,
     stats: &mut CodecStats,
-) -> usize {
+) -> (usize, usize) {
     let mut made = 0;
     if let Some(enc) = fec {
+        if enc.bypasses_next() {
+            enc.bypass();
+            stats.fec_bypassed += 1;
+            let datagram = &mut datagram[FEC_DATA_HEADER_LEN..];
+            frame(crypt, nonce, datagram);
+            stats.out_pkts += 1;
+            stats.out_bytes += datagram.len() as u64;
+            return (0, FEC_DATA_HEADER_LEN);
+        }
         made = enc.encode(datagram, now_ms);
         stats.fec_parity_skipped = enc.skipped_groups();
         // Parity nonces first, then the data datagram's (the order `encode_batch` reproduces; nonces are
@@ -748,7 +839,7 @@ fn frame_data_and_parity(
     frame(crypt, nonce, datagram);
     stats.out_pkts += 1;
     stats.out_bytes += datagram.len() as u64;
-    made
+    (made, 0)
 }
 
 /// Nonce and CRC32 of bytes 20.. (nothing without a cipher); encryption is left to the caller.

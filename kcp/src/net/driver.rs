@@ -400,6 +400,7 @@ impl Inner {
         core.fold_snmp();
         st.stats.fec_recovered += envelope.fold_snmp();
         st.stats.fec_groups_without_parity = envelope.groups_without_parity();
+        st.stats.datagrams_without_fec = envelope.datagrams_without_fec();
         let idle_at = self.idle_ms.map(|ms| st.last_recv.saturating_add(ms));
         let reason = if core.is_dead() {
             Some(EndReason::DeadLink)

@@ -92,7 +92,7 @@ impl Sealer<'_> {
         match self.codec.encode_framed(dgram, self.now) {
             Ok(parity) => {
                 // Data first, then parity, as kcp-go queues them.
-                self.tx.push_copy(self.dest, dgram);
+                self.tx.push_copy(self.dest, &dgram[parity.data_start()..]);
                 for p in parity {
                     self.tx.push_copy(self.dest, p);
                 }
@@ -171,6 +171,11 @@ impl Envelope {
     /// FEC groups sent without parity so far.
     pub(crate) fn groups_without_parity(&self) -> u64 {
         self.codec.stats().fec_parity_skipped
+    }
+
+    /// Datagrams sent without FEC framing so far (parity budget 0 outside a group).
+    pub(crate) fn datagrams_without_fec(&self) -> u64 {
+        self.codec.stats().fec_bypassed
     }
 
     /// Parity shards per FEC group from now on (clamped to the configured count).

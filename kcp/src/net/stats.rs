@@ -156,6 +156,9 @@ pub struct SessionStats {
     pub fec_recovered: u64,
     /// FEC groups sent without parity ([`Config::adaptive_parity`](super::Config::adaptive_parity)).
     pub fec_groups_without_parity: u64,
+    /// Datagrams sent without FEC framing although FEC is on: outside a group while parity is left out
+    /// ([`Config::adaptive_parity`](super::Config::adaptive_parity)).
+    pub datagrams_without_fec: u64,
     /// Payload bytes accepted by writes.
     pub bytes_sent: u64,
     /// Payload bytes returned by reads.

@@ -84,7 +84,8 @@ fn header(cfg: &MatrixConfig) -> String {
     format!(
         "Command: `{}`\n\nPath: loss each way (independent), RTT split evenly, rate {} each way with a {}-packet \
          queue, jitter {}; our stack and kcptun through the `netem` UDP relay, TCP through NFQUEUE with the same \
-         link model (loopback MTU 1500 in a private namespace). Bulk: {:?} of checksummed data one way (CRC32 \
+         link model (loopback MTU 1500 in a private namespace); the rate limit charges what an IPv4 wire carries, \
+         TCP's whole IP packets and each UDP datagram plus its 28-byte IP/UDP header. Bulk: {:?} of checksummed data one way (CRC32 \
          checked); interactive: 64-byte echoes every 20 ms for {:?}, every echo compared byte for byte. \
          \"Same settings\": AES, no compression, MTU 1350, windows 1024/1024, FEC 10/3 where marked +fec. \
          \"ours default\": the stack's defaults (kcptun's: client windows 128/512, FEC 10/3, snappy on; plus ours: \

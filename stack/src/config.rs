@@ -129,6 +129,10 @@ pub struct Config {
     /// stream recovers a lost message with the next one (0: off, as kcptun). See
     /// [`kcp::net::Config::bundle_unacked`].
     pub bundle_unacked: u8,
+    /// Ours: with fixed windows (`window_memory` 0), new segments are paced at about the rate the window
+    /// allows instead of leaving all at once when it opens (`false`: as kcptun). See
+    /// [`kcp::net::Config::pacing`].
+    pub pacing: bool,
     /// Ours: most streams open at once per session; beyond it the peer's SYN is answered with FIN.
     pub max_streams: usize,
     /// Ours: a stream with no traffic either way for this long is closed (`None` = never, as smux).
@@ -177,6 +181,7 @@ impl Default for Config {
             window_memory: kcp::net::DEFAULT_WINDOW_MEMORY,
             adaptive_parity: true,
             bundle_unacked: 3,
+            pacing: true,
             max_streams: 65536,
             stream_idle_timeout: None,
             session_idle_timeout: Some(Duration::from_secs(120)),
@@ -299,6 +304,7 @@ impl Config {
             window_memory: self.window_memory,
             adaptive_parity: self.adaptive_parity,
             bundle_unacked: self.bundle_unacked,
+            pacing: self.pacing,
             ..kcp::net::Config::default()
         }
     }

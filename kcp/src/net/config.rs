@@ -74,6 +74,10 @@ pub struct Config {
     /// the next one instead of a round trip or a timeout later. It costs bandwidth only where there is
     /// spare room: a bulk transfer's datagrams are full. A kcp-go peer treats the copies as duplicates.
     pub bundle_unacked: u8,
+    /// Ours: with fixed windows (`window_memory` 0), new segments leave paced at about the rate the window
+    /// allows instead of all at once when the window opens (`false`: as kcp-go). See
+    /// [`Kcp::set_pacing`](crate::proto::Kcp::set_pacing).
+    pub pacing: bool,
     /// Segments a writer may queue beyond the send window before writes wait.
     pub write_queue: u16,
     /// Listener: most sessions at once; datagrams that would open more are dropped.
@@ -103,6 +107,7 @@ impl Default for Config {
             window_memory: DEFAULT_WINDOW_MEMORY,
             adaptive_parity: true,
             bundle_unacked: 3,
+            pacing: true,
             write_queue: 128,
             max_sessions: 65_536,
             accept_backlog: 128,

@@ -37,6 +37,7 @@ impl Core {
         let mut kcp = Kcp::new(conv, &kcfg)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         kcp.set_bundling(cfg.bundle_unacked);
+        kcp.set_pacing(cfg.pacing);
         Ok(Core {
             kcp,
             leftover: Bytes::new(),

@@ -165,6 +165,16 @@ impl WindowSizer {
         self.resize(app_limited);
     }
 
+    /// How long until `segs` segments sent now are all acknowledged, ms, if the path keeps delivering at
+    /// the measured rate: their delivery plus the peer's ACK delay. `None` before a rate is measured.
+    pub(crate) fn drain_ms(&self, segs: usize) -> Option<u32> {
+        let rate = self.max_rate();
+        (rate > 0).then(|| {
+            let ms = (segs as u64).saturating_mul(1000) / rate;
+            (ms.min(u64::from(u32::MAX / 4)) as u32).saturating_add(self.ack_delay)
+        })
+    }
+
     fn max_rate(&self) -> u64 {
         self.rates.iter().copied().max().unwrap_or(0)
     }

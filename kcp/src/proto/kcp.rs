@@ -1131,13 +1131,28 @@ impl Kcp {
         self.bundle = n.min(MAX_BUNDLE);
     }
 
-    /// The timeout new transmissions get: kcp-go's RTO, but not below the largest RTT of the last second. When a window-stall drains the bottleneck queue, a few fast samples pull kcp-go's RTO
-    /// (whose variance term hardly reacts to falling samples) below the delay the refilled queue brings back
-    /// a round trip later; every segment of the refill then times out spuriously, the duplicates overflow
-    /// the queue, and the next stall follows.
+    /// The timeout new transmissions get: kcp-go's RTO, but not below the largest RTT of the last second.
+    /// When a window-stall drains the bottleneck queue, a few fast samples pull kcp-go's RTO (whose variance
+    /// term hardly reacts to falling samples) below the delay the refilled queue brings back a round trip
+    /// later; every segment of the refill then times out spuriously, the duplicates overflow the queue, and
+    /// the next stall follows.
+    ///
+    /// With an automatic window, also not below 1.25 x the time the unacknowledged segments (at most a
+    /// pipe of them) take to be delivered at the measured rate, plus the ACK delay: a segment sent now
+    /// waits behind them. In startup the pipe grows faster than RTT samples come back, so the queue it
+    /// builds outruns both the RTO and the peak (at 20 ms and 1 % loss, 780 of 830 timeouts in the first
+    /// 500 ms were spurious).
     fn timer_rto(&self) -> u32 {
-        let floor = self.rtt_peak.min(RTO_MAX);
-        self.rtt.rto.max(floor)
+        let mut floor = self.rtt_peak;
+        // Segments beyond the pipe cannot all be queued (the pipe shrank below them: most were lost), so
+        // they do not count.
+        let queued = self.snd_buf.unacked().min(self.sizer.pipe() as usize);
+        if self.sizer.is_auto()
+            && let Some(d) = self.sizer.drain_ms(queued)
+        {
+            floor = floor.max(d.saturating_add(d / 4));
+        }
+        self.rtt.rto.max(floor.min(RTO_MAX))
     }
 
     // ----- observation -----

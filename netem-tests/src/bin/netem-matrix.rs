@@ -85,13 +85,15 @@ fn header(cfg: &MatrixConfig) -> String {
         "Command: `{}`\n\nPath: loss each way (independent), RTT split evenly, rate {} each way with a {}-packet \
          queue, jitter {}; our stack and kcptun through the `netem` UDP relay, TCP through NFQUEUE with the same \
          link model (loopback MTU 1500 in a private namespace); the rate limit charges what an IPv4 wire carries, \
-         TCP's whole IP packets and each UDP datagram plus its 28-byte IP/UDP header. Bulk: {:?} of checksummed data one way (CRC32 \
+         TCP's whole IP packets and each UDP datagram plus its 28-byte IP/UDP header, and both paths time \
+         deliveries to the microsecond. Bulk: {:?} of checksummed data one way (CRC32 \
          checked); interactive: 64-byte echoes every 20 ms for {:?}, every echo compared byte for byte. \
          \"Same settings\": AES, no compression, MTU 1350, windows 1024/1024, FEC 10/3 where marked +fec. \
          \"ours default\": the stack's defaults (kcptun's: client windows 128/512, FEC 10/3, snappy on; plus ours: \
          windows sized from the measured bandwidth-delay product up to 8 MiB, and FEC groups sent without parity \
-         while a transfer fills its pipe). \"Same settings\" cells of ours keep the windows fixed, as kcptun's, so \
-         their parity is never left out. Every one of our cells repeats ACKs above a hole once (our receiver) and copies up to 3 unacknowledged \
+         while a transfer fills its pipe, those datagrams without the FEC header). \"Same settings\" cells of ours \
+         keep the windows fixed, as kcptun's, so their parity is never left out; ours paces them (new segments \
+         at most 1.5 x window / SRTT) where kcptun sends all a window allows at once. Every one of our cells repeats ACKs above a hole once (our receiver) and copies up to 3 unacknowledged \
          segments into the spare room of datagrams carrying new data (our sender).",
         cmd.join(" "),
         cfg.rate,

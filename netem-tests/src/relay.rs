@@ -3,7 +3,7 @@
 //! Clients send to the relay's address; each client (by source address) gets its own upstream socket, as a NAT
 //! would, and its own pair of links (client->server and server->client) seeded from the relay seed and the
 //! client's index, so a run is reproducible given the same packet arrival order. Time is the wall clock in
-//! microseconds since the relay started; delivery is driven by a timerfd ([`PreciseTimer`]), not tokio's timer, whose
+//! microseconds since the relay started; delivery is driven by a timerfd, not tokio's timer, whose
 //! millisecond wheel would deliver every packet up to 1 ms late.
 
 use std::collections::HashMap;

@@ -630,3 +630,44 @@ fn a_thin_stream_recovers_a_lost_message_from_the_next_datagram() {
     flush(&mut c, 10);
     assert_eq!(c.stats().bundled_segs, 0);
 }
+
+fn segments_in(dgrams: &[Vec<u8>]) -> usize {
+    dgrams.iter().map(|d| segments(d).count()).sum()
+}
+
+#[test]
+fn pacing_spreads_a_fixed_window_and_leaves_short_paths_alone() {
+    // Windows of 1024 in fast3 (flush interval 10 ms). A sender whose first RTT sample was `rtt` ms gets
+    // 1024 one-byte messages: how many segments does one flush send, paced or not?
+    let first_flush = |pacing: bool, rtt: u32| {
+        let mk = || {
+            let mut c = cfg(false);
+            c.snd_wnd = 1024;
+            c.rcv_wnd = 1024;
+            let mut k = Kcp::new(1, &c).unwrap();
+            k.set_pacing(pacing);
+            k
+        };
+        let (mut a, mut b) = (mk(), mk());
+        a.send(b"x").unwrap();
+        let d = flush(&mut a, 0);
+        deliver(&mut b, 0, &d);
+        deliver(&mut a, rtt, &flush(&mut b, 0));
+        assert_eq!(read_all(&mut b).len(), 1);
+        for _ in 0..1024 {
+            a.send(b"y").unwrap();
+        }
+        let first = segments_in(&flush(&mut a, rtt));
+        let next = segments_in(&flush(&mut a, rtt + 10));
+        (first, next)
+    };
+    // Unpaced, the window (1023: the peer had one message queued when it acknowledged) leaves at once.
+    assert_eq!(first_flush(false, 100), (1023, 0));
+    // 100 ms paced: at most 1.5 x 1024 / 100 ms, two intervals' worth (307 segments) at once, then 10 ms'
+    // worth (154) per 10 ms.
+    let (first, next) = first_flush(true, 100);
+    assert!((300..=310).contains(&first), "{first} segments at once");
+    assert!((150..=158).contains(&next), "{next} segments 10 ms later");
+    // A path whose SRTT reads 0 ms (loopback) is not paced: 0 is not "unknown" once a sample was taken.
+    assert_eq!(first_flush(true, 0), (1023, 0));
+}

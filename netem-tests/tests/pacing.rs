@@ -25,14 +25,18 @@ fn pattern(i: usize) -> u8 {
 /// Bulk a -> b in fast3 with windows of 1024 over 200 ms RTT at 100 Mbit/s with a `queue`-packet
 /// bottleneck, no loss.
 fn bulk(pacing: bool, queue: usize) -> Outcome {
+    bulk_on(pacing, 100_000, Some(RATE), queue)
+}
+
+fn bulk_on(pacing: bool, delay_us: u64, rate: Option<u64>, queue: usize) -> Outcome {
     let mut cfg = sim_config(Preset::Fast3, true, 1024);
     cfg.mtu = 1350;
     cfg.rcv_wnd = 1024;
     let link = |seed| {
         Link::new(
             LinkConfig {
-                delay_us: 100_000,
-                rate_bytes_per_sec: Some(RATE),
+                delay_us,
+                rate_bytes_per_sec: rate,
                 queue_limit: queue,
                 packet_overhead: UDP_IPV4_OVERHEAD,
                 fifo: true,

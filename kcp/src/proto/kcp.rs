@@ -650,6 +650,9 @@ impl Kcp {
             let rtt = diff(now, ts);
             if rtt >= 0 {
                 self.rtt.update(rtt, self.interval);
+                if let Some(p) = self.pacer.as_mut() {
+                    p.sampled = true;
+                }
                 rtt_sample = Some(rtt as u32);
                 if rtt as u32 >= self.rtt_peak || diff(now, self.rtt_peak_at) > PEAK_WINDOW as i32 {
                     self.rtt_peak = rtt as u32;
@@ -1258,12 +1261,16 @@ impl Kcp {
 struct Pacer {
     tokens: f64,
     last: Option<u64>,
+    /// An RTT sample was taken (before it, SRTT 0 means "unknown").
+    sampled: bool,
 }
 
 /// Pacing rate = `PACE_GAIN` x window / SRTT.
 const PACE_GAIN: f64 = 1.5;
 /// The SRTT assumed before the first sample (ms).
 const PACE_FIRST_RTT: f64 = 100.0;
+/// Below this SRTT (ms) nothing is paced.
+const PACE_MIN_SRTT: i32 = 10;
 /// Smallest bucket, in segments.
 const PACE_MIN_BURST: f64 = 16.0;
 
@@ -1271,7 +1278,13 @@ impl Pacer {
     /// Segments that may start at internal time `t` with window `wnd`: the rate since the last call,
     /// at most two flush intervals' worth (a bucket that starts full).
     fn quota(&mut self, t: u64, wnd: u32, srtt: i32, interval: u32) -> usize {
-        let srtt = if srtt > 0 {
+        if self.sampled && srtt < PACE_MIN_SRTT {
+            // A millisecond clock cannot pace a path this short (1 or 2 ms is a factor of two), and a
+            // window there is rarely near the path's rate.
+            self.last = None;
+            return usize::MAX;
+        }
+        let srtt = if self.sampled {
             f64::from(srtt)
         } else {
             PACE_FIRST_RTT

@@ -71,6 +71,9 @@ struct Core<T> {
     ka_send: Option<Pin<Box<Sleep>>>,
     ka_check: Option<Pin<Box<Sleep>>>,
     idle_tick: Option<(Pin<Box<Sleep>>, Duration)>,
+    /// Earliest deadline of the timers: before it they are not polled (each poll of a `Sleep` costs an
+    /// atomic waker registration, and the driver is polled several times per stream opened).
+    next_timer: Instant,
 }
 
 impl<T: AsyncRead + Unpin> Driver<T> {
@@ -120,6 +123,8 @@ impl<T: AsyncRead + Unpin> Core<T> {
             ka_send,
             ka_check,
             idle_tick,
+            // The first poll registers every timer.
+            next_timer: now,
         }
     }
 
@@ -132,6 +137,26 @@ impl<T: AsyncRead + Unpin> Core<T> {
     // ---------------------------------------------------------------- timers
 
     fn poll_timers(&mut self, shared: &Shared, cx: &mut Context<'_>) {
+        // A timer not yet due keeps the waker of its last poll (this task's), so skipping it loses no
+        // wake-up; once due, it is polled (and fires, or registers again) on every driver poll.
+        if Instant::now() < self.next_timer {
+            return;
+        }
+        self.poll_timers_due(shared, cx);
+        let deadlines = [
+            self.ka_send.as_ref().map(|t| t.deadline()),
+            self.ka_check.as_ref().map(|t| t.deadline()),
+            self.idle_tick.as_ref().map(|(t, _)| t.deadline()),
+        ];
+        // No timer at all: never due.
+        self.next_timer = deadlines
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86400 * 365));
+    }
+
+    fn poll_timers_due(&mut self, shared: &Shared, cx: &mut Context<'_>) {
         let cfg = &shared.config;
         if let Some(t) = self.ka_send.as_mut()
             && t.as_mut().poll(cx).is_ready()

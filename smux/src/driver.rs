@@ -212,15 +212,28 @@ impl<T: AsyncRead + Unpin> Core<T> {
 
     // ---------------------------------------------------------------- reading
 
-    /// Reads and dispatches frames. Returns whether anything happened.
-    fn poll_read_side(&mut self, shared: &Shared, cx: &mut Context<'_>) -> bool {
+    /// Reads and dispatches frames. Returns whether anything happened. `register`: the first round of a
+    /// driver poll, whose first look at the state also registers the driver's waker (saves a lock).
+    fn poll_read_side(
+        &mut self,
+        shared: &Shared,
+        cx: &mut Context<'_>,
+        mut register: bool,
+    ) -> bool {
         let mut progress = false;
         for _ in 0..OPS_PER_POLL {
             if self.read_done {
+                if register {
+                    register_driver(&mut shared.lock(), cx);
+                }
                 return progress;
             }
             let paused = {
                 let mut inner = shared.lock();
+                if register {
+                    register_driver(&mut inner, cx);
+                    register = false;
+                }
                 if inner.error.is_some() || inner.closing {
                     return progress;
                 }
@@ -450,6 +463,19 @@ impl<T: AsyncRead + Unpin> Core<T> {
     }
 }
 
+/// Registers the driver task's waker, before anything is looked at in the same critical section, so that no
+/// wake-up is missed. A wake-up during this poll takes the waker and has the task polled again, so later
+/// rounds need not register it again. Also notes that the last handle is gone (local close).
+fn register_driver(inner: &mut Inner, cx: &Context<'_>) {
+    match &inner.driver_waker {
+        Some(w) if w.will_wake(cx.waker()) => {}
+        _ => inner.driver_waker = Some(cx.waker().clone()),
+    }
+    if inner.handles == 0 && !inner.closing {
+        inner.closing = true;
+    }
+}
+
 /// Closes streams that saw no frame for two idle ticks.
 fn sweep_idle(inner: &mut Inner) {
     inner.epoch += 1;
@@ -499,21 +525,9 @@ impl<T: AsyncRead + Unpin> Future for Driver<T> {
         for round in 0..8 {
             this.busy = false;
             if round == 0 {
-                // Registered before anything is looked at, so that no wake-up is missed. A wake-up during
-                // this poll takes the waker and has the task polled again, so later rounds need not
-                // register it again.
-                let mut inner = shared.lock();
-                match &inner.driver_waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => inner.driver_waker = Some(cx.waker().clone()),
-                }
-                if inner.handles == 0 && !inner.closing {
-                    inner.closing = true;
-                }
-                drop(inner);
                 this.poll_timers(shared, cx);
             }
-            let r = this.poll_read_side(shared, cx);
+            let r = this.poll_read_side(shared, cx, round == 0);
             // A stream's task holding the writer checks for work left once it lets go (`write_inline`).
             let mut writer = writer::try_lock(shared);
             let w = match writer.as_mut() {
@@ -528,9 +542,20 @@ impl<T: AsyncRead + Unpin> Future for Driver<T> {
             let (error, closing, write_dead) = {
                 let mut inner = shared.lock();
                 inner.bytes_in += std::mem::take(&mut this.pending_in);
+                if let Some(wr) = writer.as_mut() {
+                    inner.bytes_out += wr.take_pending_out();
+                }
                 inner.read_buffers = this.read_buffer_bytes();
                 if inner.handles == 0 && !inner.closing {
                     inner.closing = true;
+                }
+                // The write side does not look again after writing all it gathered; frames queued since
+                // are written before the transport is shut down (another round).
+                if inner.closing
+                    && writer.is_some()
+                    && (!inner.ready.is_empty() || !inner.ctrl.is_empty())
+                {
+                    this.busy = true;
                 }
                 (
                     inner.error.is_some(),

@@ -421,6 +421,39 @@ async fn wire_framing_and_first_upd() {
     assert_eq!(fin, [2, 1, 0, 0, 3, 0, 0, 0]);
 }
 
+/// v2: a stream closed before the driver wrote its UPD sends FIN without the UPD (after Close it takes no
+/// more data); a stream still open gets its UPD as usual.
+#[tokio::test]
+async fn v2_closed_stream_sends_no_upd() {
+    let (a, mut raw) = tokio::io::duplex(1 << 20);
+    let mut cfg = cfg(2);
+    cfg.keep_alive_disabled = true;
+    let sess = Session::server(a, cfg).unwrap();
+    raw.write_all(&[2, 0, 0, 0, 3, 0, 0, 0]).await.unwrap();
+    raw.write_all(&[2, 2, 4, 0, 3, 0, 0, 0]).await.unwrap();
+    raw.write_all(b"ping").await.unwrap();
+    let mut st = sess.accept_stream().await.unwrap();
+    let mut buf = [0u8; 4];
+    // The read queues the first UPD; the stream is dropped before the driver task (same thread) runs.
+    st.read_exact(&mut buf).await.unwrap();
+    drop(st);
+    let mut h = [0u8; 8];
+    raw.read_exact(&mut h).await.unwrap();
+    assert_eq!(h, [2, 1, 0, 0, 3, 0, 0, 0], "FIN, no UPD before it");
+    // A stream that stays open gets its UPD (consumed 4, window 65536).
+    raw.write_all(&[2, 0, 0, 0, 5, 0, 0, 0]).await.unwrap();
+    raw.write_all(&[2, 2, 4, 0, 5, 0, 0, 0]).await.unwrap();
+    raw.write_all(b"pong").await.unwrap();
+    let mut st = sess.accept_stream().await.unwrap();
+    st.read_exact(&mut buf).await.unwrap();
+    let mut upd = [0u8; 16];
+    raw.read_exact(&mut upd).await.unwrap();
+    assert_eq!(upd, [2, 4, 8, 0, 5, 0, 0, 0, 4, 0, 0, 0, 0, 0, 1, 0]);
+    drop(st);
+    raw.read_exact(&mut h).await.unwrap();
+    assert_eq!(h, [2, 1, 0, 0, 5, 0, 0, 0]);
+}
+
 /// v2 sender respects the peer's window and resumes on UPD.
 #[tokio::test]
 async fn v2_sender_waits_for_window() {

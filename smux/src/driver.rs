@@ -71,9 +71,8 @@ struct Core<T> {
     ka_send: Option<Pin<Box<Sleep>>>,
     ka_check: Option<Pin<Box<Sleep>>>,
     idle_tick: Option<(Pin<Box<Sleep>>, Duration)>,
-    /// Earliest deadline of the timers: before it they are not polled (each poll of a `Sleep` costs an
-    /// atomic waker registration, and the driver is polled several times per stream opened).
-    next_timer: Instant,
+    /// The timers were polled once (registered with the timer driver).
+    timers_armed: bool,
 }
 
 impl<T: AsyncRead + Unpin> Driver<T> {
@@ -123,8 +122,7 @@ impl<T: AsyncRead + Unpin> Core<T> {
             ka_send,
             ka_check,
             idle_tick,
-            // The first poll registers every timer.
-            next_timer: now,
+            timers_armed: false,
         }
     }
 
@@ -137,23 +135,17 @@ impl<T: AsyncRead + Unpin> Core<T> {
     // ---------------------------------------------------------------- timers
 
     fn poll_timers(&mut self, shared: &Shared, cx: &mut Context<'_>) {
-        // A timer not yet due keeps the waker of its last poll (this task's), so skipping it loses no
-        // wake-up; once due, it is polled (and fires, or registers again) on every driver poll.
-        if Instant::now() < self.next_timer {
+        // A registered timer that has not fired keeps the waker of its last poll (this task's), so it is
+        // polled only once it has elapsed (an atomic load, where each poll would register the waker
+        // again and the driver is polled several times per stream opened). The first poll registers all.
+        let elapsed = self.ka_send.as_ref().is_some_and(|t| t.is_elapsed())
+            || self.ka_check.as_ref().is_some_and(|t| t.is_elapsed())
+            || self.idle_tick.as_ref().is_some_and(|(t, _)| t.is_elapsed());
+        if self.timers_armed && !elapsed {
             return;
         }
+        self.timers_armed = true;
         self.poll_timers_due(shared, cx);
-        let deadlines = [
-            self.ka_send.as_ref().map(|t| t.deadline()),
-            self.ka_check.as_ref().map(|t| t.deadline()),
-            self.idle_tick.as_ref().map(|(t, _)| t.deadline()),
-        ];
-        // No timer at all: never due.
-        self.next_timer = deadlines
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86400 * 365));
     }
 
     fn poll_timers_due(&mut self, shared: &Shared, cx: &mut Context<'_>) {

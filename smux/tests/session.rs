@@ -421,6 +421,37 @@ async fn wire_framing_and_first_upd() {
     assert_eq!(fin, [2, 1, 0, 0, 3, 0, 0, 0]);
 }
 
+/// No wake-up is lost between a stream queueing data and the driver writing it, even when the transport
+/// keeps taking only part of a batch (a batch then outlives the driver poll that gathered it). Keepalive is
+/// off, so nothing periodic could revive a stalled session: with virtual time, a stall runs into the
+/// timeout at once.
+#[tokio::test(start_paused = true)]
+async fn no_stall_when_batches_outlive_a_poll() {
+    for version in [1, 2] {
+        let mut cfg = cfg(version);
+        cfg.keep_alive_disabled = true;
+        let (a, b) = tokio::io::duplex(3000);
+        let c = Session::client(a, cfg.clone()).unwrap();
+        let s = Session::server(b, cfg).unwrap();
+        let mut st = c.open_stream().await.unwrap();
+        const LEN: usize = 2 * 1024 * 1024;
+        let writer = tokio::spawn(async move {
+            let crc = write_pattern(&mut st, 11, LEN, 20_000).await;
+            st.shutdown().await.unwrap();
+            (st, crc)
+        });
+        let transfer = async {
+            let mut t = s.accept_stream().await.unwrap();
+            read_crc(&mut t).await
+        };
+        let got = tokio::time::timeout(Duration::from_secs(3600), transfer)
+            .await
+            .expect("transfer stalled");
+        let (_st, sent) = writer.await.unwrap();
+        assert_eq!(got, (LEN, sent), "v{version}");
+    }
+}
+
 /// v2: a stream closed before the driver wrote its UPD sends FIN without the UPD (after Close it takes no
 /// more data); a stream still open gets its UPD as usual.
 #[tokio::test]

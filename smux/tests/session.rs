@@ -485,6 +485,70 @@ async fn v2_closed_stream_sends_no_upd() {
     assert_eq!(h, [2, 1, 0, 0, 5, 0, 0, 0]);
 }
 
+/// v2: writes made while the peer's window is shut (a small one, or a full send buffer waiting) are sent
+/// once UPDs open it, in order and no more than each window allows. (Virtual time: a stall would run into
+/// the timeout at once.)
+#[tokio::test(start_paused = true)]
+async fn v2_writes_while_window_shut_resume_on_upd() {
+    let (a, mut raw) = tokio::io::duplex(1 << 20);
+    let mut cfg = cfg(2);
+    cfg.keep_alive_disabled = true;
+    cfg.stream_send_buffer = 4096;
+    let sess = Session::client(a, cfg).unwrap();
+    let mut st = sess.open_stream().await.unwrap();
+    let mut h = [0u8; 8];
+    raw.read_exact(&mut h).await.unwrap();
+    assert_eq!(h, [2, 0, 0, 0, 3, 0, 0, 0]);
+    let upd = |consumed: u32, window: u32| {
+        let mut f = vec![2, 4, 8, 0, 3, 0, 0, 0];
+        f.extend_from_slice(&consumed.to_le_bytes());
+        f.extend_from_slice(&window.to_le_bytes());
+        f
+    };
+    // Window shut: nothing consumed, nothing offered.
+    raw.write_all(&upd(0, 0)).await.unwrap();
+    wait_until(|| sess.stats().frames_in == 1, "UPD processed").await;
+    let data = pattern(21, 10_000);
+    let writer = tokio::spawn(async move {
+        st.write_all(&data).await.unwrap();
+        st.flush().await.unwrap();
+        st
+    });
+    // The send buffer fills (4096) and the writer waits; nothing goes out.
+    wait_until(|| sess.stats().send_buffered == 4096, "send buffer full").await;
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(sess.stats().frames_out, 1, "only the SYN went out");
+    // Each UPD lets exactly its window out, until all 10,000 bytes arrived in order.
+    let mut got = Vec::new();
+    let mut consumed = 0u32;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3600);
+    while got.len() < 10_000 {
+        raw.write_all(&upd(consumed, 3000)).await.unwrap();
+        let mut window = 3000usize;
+        while window > 0 && got.len() < 10_000 {
+            tokio::time::timeout_at(deadline, raw.read_exact(&mut h))
+                .await
+                .expect("no data after the UPD")
+                .unwrap();
+            assert_eq!(h[..2], [2, 2]);
+            let n = u16::from_le_bytes([h[2], h[3]]) as usize;
+            assert!(
+                n <= window,
+                "frame of {n} beyond the window left ({window})"
+            );
+            let mut p = vec![0u8; n];
+            raw.read_exact(&mut p).await.unwrap();
+            got.extend_from_slice(&p);
+            window -= n;
+        }
+        consumed = got.len() as u32;
+    }
+    assert_eq!(got, pattern(21, 10_000));
+    let _st = writer.await.unwrap();
+}
+
 /// v2 sender respects the peer's window and resumes on UPD.
 #[tokio::test]
 async fn v2_sender_waits_for_window() {

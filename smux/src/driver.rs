@@ -71,6 +71,8 @@ struct Core<T> {
     ka_send: Option<Pin<Box<Sleep>>>,
     ka_check: Option<Pin<Box<Sleep>>>,
     idle_tick: Option<(Pin<Box<Sleep>>, Duration)>,
+    /// The timers were polled once (registered with the timer driver).
+    timers_armed: bool,
 }
 
 impl<T: AsyncRead + Unpin> Driver<T> {
@@ -120,6 +122,7 @@ impl<T: AsyncRead + Unpin> Core<T> {
             ka_send,
             ka_check,
             idle_tick,
+            timers_armed: false,
         }
     }
 
@@ -132,6 +135,20 @@ impl<T: AsyncRead + Unpin> Core<T> {
     // ---------------------------------------------------------------- timers
 
     fn poll_timers(&mut self, shared: &Shared, cx: &mut Context<'_>) {
+        // A registered timer that has not fired keeps the waker of its last poll (this task's), so it is
+        // polled only once it has elapsed (an atomic load, where each poll would register the waker
+        // again and the driver is polled several times per stream opened). The first poll registers all.
+        let elapsed = self.ka_send.as_ref().is_some_and(|t| t.is_elapsed())
+            || self.ka_check.as_ref().is_some_and(|t| t.is_elapsed())
+            || self.idle_tick.as_ref().is_some_and(|(t, _)| t.is_elapsed());
+        if self.timers_armed && !elapsed {
+            return;
+        }
+        self.timers_armed = true;
+        self.poll_timers_due(shared, cx);
+    }
+
+    fn poll_timers_due(&mut self, shared: &Shared, cx: &mut Context<'_>) {
         let cfg = &shared.config;
         if let Some(t) = self.ka_send.as_mut()
             && t.as_mut().poll(cx).is_ready()
@@ -187,15 +204,28 @@ impl<T: AsyncRead + Unpin> Core<T> {
 
     // ---------------------------------------------------------------- reading
 
-    /// Reads and dispatches frames. Returns whether anything happened.
-    fn poll_read_side(&mut self, shared: &Shared, cx: &mut Context<'_>) -> bool {
+    /// Reads and dispatches frames. Returns whether anything happened. `register`: the first round of a
+    /// driver poll, whose first look at the state also registers the driver's waker (saves a lock).
+    fn poll_read_side(
+        &mut self,
+        shared: &Shared,
+        cx: &mut Context<'_>,
+        mut register: bool,
+    ) -> bool {
         let mut progress = false;
         for _ in 0..OPS_PER_POLL {
             if self.read_done {
+                if register {
+                    register_driver(&mut shared.lock(), cx);
+                }
                 return progress;
             }
             let paused = {
                 let mut inner = shared.lock();
+                if register {
+                    register_driver(&mut inner, cx);
+                    register = false;
+                }
                 if inner.error.is_some() || inner.closing {
                     return progress;
                 }
@@ -425,6 +455,19 @@ impl<T: AsyncRead + Unpin> Core<T> {
     }
 }
 
+/// Registers the driver task's waker, before anything is looked at in the same critical section, so that no
+/// wake-up is missed. A wake-up during this poll takes the waker and has the task polled again, so later
+/// rounds need not register it again. Also notes that the last handle is gone (local close).
+fn register_driver(inner: &mut Inner, cx: &Context<'_>) {
+    match &inner.driver_waker {
+        Some(w) if w.will_wake(cx.waker()) => {}
+        _ => inner.driver_waker = Some(cx.waker().clone()),
+    }
+    if inner.handles == 0 && !inner.closing {
+        inner.closing = true;
+    }
+}
+
 /// Closes streams that saw no frame for two idle ticks.
 fn sweep_idle(inner: &mut Inner) {
     inner.epoch += 1;
@@ -474,21 +517,9 @@ impl<T: AsyncRead + Unpin> Future for Driver<T> {
         for round in 0..8 {
             this.busy = false;
             if round == 0 {
-                // Registered before anything is looked at, so that no wake-up is missed. A wake-up during
-                // this poll takes the waker and has the task polled again, so later rounds need not
-                // register it again.
-                let mut inner = shared.lock();
-                match &inner.driver_waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => inner.driver_waker = Some(cx.waker().clone()),
-                }
-                if inner.handles == 0 && !inner.closing {
-                    inner.closing = true;
-                }
-                drop(inner);
                 this.poll_timers(shared, cx);
             }
-            let r = this.poll_read_side(shared, cx);
+            let r = this.poll_read_side(shared, cx, round == 0);
             // A stream's task holding the writer checks for work left once it lets go (`write_inline`).
             let mut writer = writer::try_lock(shared);
             let w = match writer.as_mut() {
@@ -503,9 +534,20 @@ impl<T: AsyncRead + Unpin> Future for Driver<T> {
             let (error, closing, write_dead) = {
                 let mut inner = shared.lock();
                 inner.bytes_in += std::mem::take(&mut this.pending_in);
+                if let Some(wr) = writer.as_mut() {
+                    inner.bytes_out += wr.take_pending_out();
+                }
                 inner.read_buffers = this.read_buffer_bytes();
                 if inner.handles == 0 && !inner.closing {
                     inner.closing = true;
+                }
+                // The write side does not look again after writing all it gathered; frames queued since
+                // are written before the transport is shut down (another round).
+                if inner.closing
+                    && writer.is_some()
+                    && (!inner.ready.is_empty() || !inner.ctrl.is_empty())
+                {
+                    this.busy = true;
                 }
                 (
                     inner.error.is_some(),

@@ -150,18 +150,26 @@ impl AsyncWrite for Stream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
+        // v2 with the peer's window shut: nothing can be sent until an UPD opens it, and the driver queues
+        // the stream when it reads that UPD. Neither a driver wake-up nor an inline write would find
+        // anything to send now.
+        let window_shut = cfg.version == 2 && matches!(slot.v2_window(), Ok(w) if w <= 0);
         let space = cfg.stream_send_buffer.saturating_sub(slot.send.len());
         if space == 0 {
             slot.write_waker = Some(cx.waker().clone());
             drop(guard);
-            // Write the queue out from this task if the writer is free (else the driver does).
-            writer::write_inline(&self.shared, cx);
+            if !window_shut {
+                // Write the queue out from this task if the writer is free (else the driver does).
+                writer::write_inline(&self.shared, cx);
+            }
             return Poll::Pending;
         }
         let n = space.min(buf.len());
         slot.send.push(&buf[..n], &mut inner.pool);
         inner.send_total += n;
-        if slot.send.len() >= cfg.stream_send_buffer {
+        if window_shut {
+            // Queued by the driver when the UPD that opens the window arrives.
+        } else if slot.send.len() >= cfg.stream_send_buffer {
             // A full send buffer is written from this task, without a hand-over to the driver task:
             // a bulk sender keeps its own thread busy and needs no wake-ups. Small writes still go
             // through the driver, which gathers them (and control frames) into few transport writes.

@@ -41,6 +41,8 @@ pub(crate) struct Writer {
     pub shut_down: bool,
     /// Bytes written since `Inner::bytes_out` was last updated.
     pending_out: u64,
+    /// The last gather left frames queued (batch full, or streams with more to send).
+    more: bool,
     wakers: Vec<Waker>,
 }
 
@@ -63,6 +65,7 @@ impl Writer {
             need_flush: false,
             shut_down: false,
             pending_out: 0,
+            more: false,
             wakers: Vec::new(),
         }
     }
@@ -108,7 +111,11 @@ impl Writer {
                     let Some(slot) = inner.streams.get_mut(&sid) else {
                         continue;
                     };
-                    if !slot.upd_pending {
+                    // A stream closed locally since its read takes no more data (its frames are dropped
+                    // on arrival), so more window is of no use to the peer: the UPD is not sent. (An
+                    // xtaci writer waiting for window gives up on the FIN that follows.)
+                    if !slot.upd_pending || slot.dropped {
+                        slot.upd_pending = false;
                         continue;
                     }
                     slot.upd_pending = false;
@@ -230,7 +237,32 @@ impl Writer {
             self.out.push_back(self.scratch.split().freeze());
         }
         inner.frames_out += frames;
+        self.more = !inner.ready.is_empty() || !inner.ctrl.is_empty();
         !self.out.is_empty()
+    }
+
+    /// Flushes the transport if a write since the last flush asks for it. Returns whether the flush
+    /// failed (the write side is dead then).
+    fn poll_flush_owed(&mut self, shared: &Shared, cx: &mut Context<'_>) -> bool {
+        if !self.need_flush {
+            return false;
+        }
+        match Pin::new(&mut self.io).poll_flush(cx) {
+            Poll::Pending => false,
+            Poll::Ready(Ok(())) => {
+                self.need_flush = false;
+                false
+            }
+            Poll::Ready(Err(e)) => {
+                self.write_failed(shared, Error::from_io(&e));
+                true
+            }
+        }
+    }
+
+    /// Bytes written since the session's counter was last updated (the caller adds them to it).
+    pub fn take_pending_out(&mut self) -> u64 {
+        std::mem::take(&mut self.pending_out)
     }
 
     /// Writes batches until the transport is busy, nothing is queued, or `ops` writes were made.
@@ -242,6 +274,7 @@ impl Writer {
         ops: usize,
     ) -> (bool, bool) {
         let mut progress = false;
+        let mut gathered = false;
         for _ in 0..ops {
             if self.out.is_empty() {
                 let mut inner = shared.lock();
@@ -255,18 +288,9 @@ impl Writer {
                 drop(inner);
                 self.wake_collected();
                 if !got {
-                    if self.need_flush {
-                        match Pin::new(&mut self.io).poll_flush(cx) {
-                            Poll::Pending => return (progress, false),
-                            Poll::Ready(Ok(())) => self.need_flush = false,
-                            Poll::Ready(Err(e)) => {
-                                self.write_failed(shared, Error::from_io(&e));
-                                return (true, false);
-                            }
-                        }
-                    }
-                    return (progress, false);
+                    return (self.poll_flush_owed(shared, cx) || progress, false);
                 }
+                gathered = true;
             }
             let res = if self.vectored && self.out.len() > 1 {
                 let mut iov = [IoSlice::new(&[]); MAX_IOV];
@@ -310,6 +334,14 @@ impl Writer {
                             front.advance(n);
                             n = 0;
                         }
+                    }
+                    if self.out.is_empty() && gathered && !self.more {
+                        // All that was queued at this call's gather is written. Whatever was queued since
+                        // woke the driver (registered before this) or is found by `after_release`, so no
+                        // second look (and lock) now. Not so for a batch gathered by an earlier call:
+                        // frames queued before this call may have woken the driver for it.
+                        self.poll_flush_owed(shared, cx);
+                        return (true, false);
                     }
                 }
                 Poll::Ready(Err(e)) => {
@@ -355,8 +387,9 @@ pub(crate) fn try_lock(shared: &Shared) -> Option<MutexGuard<'_, Writer>> {
 
 /// Wakes the driver if frames or bytes are left to write. Called by a stream's task after it let go
 /// of the writer: the driver never waits for the writer lock, so whoever holds it checks for work left.
-fn after_release(shared: &Shared, left: bool) {
+fn after_release(shared: &Shared, left: bool, written: u64) {
     let mut inner = shared.lock();
+    inner.bytes_out += written;
     // `closing`: the driver may have been waiting for this write to finish before it shuts down.
     // `read_paused`: the driver may have stopped reading because control frames piled up; this write may
     // have drained them, and no transport waker is registered for the driver then.
@@ -373,14 +406,14 @@ fn after_release(shared: &Shared, left: bool) {
 /// Writes queued frames from the calling task if the writer is free; wakes the driver if anything is
 /// left (the writer was busy, the transport is full, or more than `INLINE_OPS` writes' worth).
 pub(crate) fn write_inline(shared: &Shared, cx: &mut Context<'_>) {
-    let left = match try_lock(shared) {
+    let (left, written) = match try_lock(shared) {
         Some(mut w) => {
             let (_, busy) = w.poll_write_side(shared, cx, INLINE_OPS);
             // On `Pending` the transport holds this task's waker: the driver must poll it again to
             // be woken when it can write.
-            busy || !w.is_idle()
+            (busy || !w.is_idle(), w.take_pending_out())
         }
-        None => true,
+        None => (true, 0),
     };
-    after_release(shared, left);
+    after_release(shared, left, written);
 }

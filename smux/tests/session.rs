@@ -421,6 +421,134 @@ async fn wire_framing_and_first_upd() {
     assert_eq!(fin, [2, 1, 0, 0, 3, 0, 0, 0]);
 }
 
+/// No wake-up is lost between a stream queueing data and the driver writing it, even when the transport
+/// keeps taking only part of a batch (a batch then outlives the driver poll that gathered it). Keepalive is
+/// off, so nothing periodic could revive a stalled session: with virtual time, a stall runs into the
+/// timeout at once.
+#[tokio::test(start_paused = true)]
+async fn no_stall_when_batches_outlive_a_poll() {
+    for version in [1, 2] {
+        let mut cfg = cfg(version);
+        cfg.keep_alive_disabled = true;
+        let (a, b) = tokio::io::duplex(3000);
+        let c = Session::client(a, cfg.clone()).unwrap();
+        let s = Session::server(b, cfg).unwrap();
+        let mut st = c.open_stream().await.unwrap();
+        const LEN: usize = 2 * 1024 * 1024;
+        let writer = tokio::spawn(async move {
+            let crc = write_pattern(&mut st, 11, LEN, 20_000).await;
+            st.shutdown().await.unwrap();
+            (st, crc)
+        });
+        let transfer = async {
+            let mut t = s.accept_stream().await.unwrap();
+            read_crc(&mut t).await
+        };
+        let got = tokio::time::timeout(Duration::from_secs(3600), transfer)
+            .await
+            .expect("transfer stalled");
+        let (_st, sent) = writer.await.unwrap();
+        assert_eq!(got, (LEN, sent), "v{version}");
+    }
+}
+
+/// v2: a stream closed before the driver wrote its UPD sends FIN without the UPD (after Close it takes no
+/// more data); a stream still open gets its UPD as usual.
+#[tokio::test]
+async fn v2_closed_stream_sends_no_upd() {
+    let (a, mut raw) = tokio::io::duplex(1 << 20);
+    let mut cfg = cfg(2);
+    cfg.keep_alive_disabled = true;
+    let sess = Session::server(a, cfg).unwrap();
+    raw.write_all(&[2, 0, 0, 0, 3, 0, 0, 0]).await.unwrap();
+    raw.write_all(&[2, 2, 4, 0, 3, 0, 0, 0]).await.unwrap();
+    raw.write_all(b"ping").await.unwrap();
+    let mut st = sess.accept_stream().await.unwrap();
+    let mut buf = [0u8; 4];
+    // The read queues the first UPD; the stream is dropped before the driver task (same thread) runs.
+    st.read_exact(&mut buf).await.unwrap();
+    drop(st);
+    let mut h = [0u8; 8];
+    raw.read_exact(&mut h).await.unwrap();
+    assert_eq!(h, [2, 1, 0, 0, 3, 0, 0, 0], "FIN, no UPD before it");
+    // A stream that stays open gets its UPD (consumed 4, window 65536).
+    raw.write_all(&[2, 0, 0, 0, 5, 0, 0, 0]).await.unwrap();
+    raw.write_all(&[2, 2, 4, 0, 5, 0, 0, 0]).await.unwrap();
+    raw.write_all(b"pong").await.unwrap();
+    let mut st = sess.accept_stream().await.unwrap();
+    st.read_exact(&mut buf).await.unwrap();
+    let mut upd = [0u8; 16];
+    raw.read_exact(&mut upd).await.unwrap();
+    assert_eq!(upd, [2, 4, 8, 0, 5, 0, 0, 0, 4, 0, 0, 0, 0, 0, 1, 0]);
+    drop(st);
+    raw.read_exact(&mut h).await.unwrap();
+    assert_eq!(h, [2, 1, 0, 0, 5, 0, 0, 0]);
+}
+
+/// v2: writes made while the peer's window is shut (a small one, or a full send buffer waiting) are sent
+/// once UPDs open it, in order and no more than each window allows. (Virtual time: a stall would run into
+/// the timeout at once.)
+#[tokio::test(start_paused = true)]
+async fn v2_writes_while_window_shut_resume_on_upd() {
+    let (a, mut raw) = tokio::io::duplex(1 << 20);
+    let mut cfg = cfg(2);
+    cfg.keep_alive_disabled = true;
+    cfg.stream_send_buffer = 4096;
+    let sess = Session::client(a, cfg).unwrap();
+    let mut st = sess.open_stream().await.unwrap();
+    let mut h = [0u8; 8];
+    raw.read_exact(&mut h).await.unwrap();
+    assert_eq!(h, [2, 0, 0, 0, 3, 0, 0, 0]);
+    let upd = |consumed: u32, window: u32| {
+        let mut f = vec![2, 4, 8, 0, 3, 0, 0, 0];
+        f.extend_from_slice(&consumed.to_le_bytes());
+        f.extend_from_slice(&window.to_le_bytes());
+        f
+    };
+    // Window shut: nothing consumed, nothing offered.
+    raw.write_all(&upd(0, 0)).await.unwrap();
+    wait_until(|| sess.stats().frames_in == 1, "UPD processed").await;
+    let data = pattern(21, 10_000);
+    let writer = tokio::spawn(async move {
+        st.write_all(&data).await.unwrap();
+        st.flush().await.unwrap();
+        st
+    });
+    // The send buffer fills (4096) and the writer waits; nothing goes out.
+    wait_until(|| sess.stats().send_buffered == 4096, "send buffer full").await;
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(sess.stats().frames_out, 1, "only the SYN went out");
+    // Each UPD lets exactly its window out, until all 10,000 bytes arrived in order.
+    let mut got = Vec::new();
+    let mut consumed = 0u32;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3600);
+    while got.len() < 10_000 {
+        raw.write_all(&upd(consumed, 3000)).await.unwrap();
+        let mut window = 3000usize;
+        while window > 0 && got.len() < 10_000 {
+            tokio::time::timeout_at(deadline, raw.read_exact(&mut h))
+                .await
+                .expect("no data after the UPD")
+                .unwrap();
+            assert_eq!(h[..2], [2, 2]);
+            let n = u16::from_le_bytes([h[2], h[3]]) as usize;
+            assert!(
+                n <= window,
+                "frame of {n} beyond the window left ({window})"
+            );
+            let mut p = vec![0u8; n];
+            raw.read_exact(&mut p).await.unwrap();
+            got.extend_from_slice(&p);
+            window -= n;
+        }
+        consumed = got.len() as u32;
+    }
+    assert_eq!(got, pattern(21, 10_000));
+    let _st = writer.await.unwrap();
+}
+
 /// v2 sender respects the peer's window and resumes on UPD.
 #[tokio::test]
 async fn v2_sender_waits_for_window() {

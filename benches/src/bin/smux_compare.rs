@@ -465,7 +465,7 @@ fn main() {
                 };
                 let cpu_per = cpu / units.max(1e-9);
                 eprintln!(
-                    "round {round} ({work}) {imp:<10} {}  cpu {cpu_per:.3} s/unit",
+                    "round {round} ({work}) {imp:<10} {}  cpu {cpu_per:.5} s/unit",
                     fmt_val(work, v)
                 );
                 results

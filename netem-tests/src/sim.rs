@@ -116,6 +116,24 @@ impl Pair {
         self.b.update(t, emit(&mut self.ba, now_us));
     }
 
+    /// One step of an endless bulk transfer from A to B: tops A's send queue up with `chunk` while it takes
+    /// more (adding the bytes to `sent`), flushes A if it wrote, runs [`Pair::step`], and hands each piece B
+    /// reads, in order, to `got`.
+    pub fn bulk_step(&mut self, chunk: &[u8], sent: &mut usize, mut got: impl FnMut(&[u8])) {
+        let mut wrote = false;
+        while self.a.can_send() && self.a.send(chunk).is_ok() {
+            *sent += chunk.len();
+            wrote = true;
+        }
+        if wrote {
+            self.flush_a();
+        }
+        self.step();
+        while let Some(b) = self.b.recv_bytes() {
+            got(&b);
+        }
+    }
+
     /// Flushes A now (as a kcp-go session does after a write).
     pub fn flush_a(&mut self) {
         let t = self.clock();

@@ -90,25 +90,15 @@ fn bulk_on(
     let (mut sent, mut got, mut got_at_warmup, mut drops_at_warmup) = (0usize, 0usize, 0usize, 0);
     let (mut max_wnd, mut max_in_flight) = (0, 0);
     while p.now_ms() < SECS * 1000 {
-        let mut wrote = false;
-        while p.a.can_send() {
-            p.a.send(&chunk).unwrap();
-            sent += chunk.len();
-            wrote = true;
-        }
-        if wrote {
-            p.flush_a();
-        }
-        p.step();
-        let s = p.a.stats();
-        max_wnd = max_wnd.max(s.snd_wnd);
-        max_in_flight = max_in_flight.max(s.in_flight);
-        while let Some(b) = p.b.recv_bytes() {
+        p.bulk_step(&chunk, &mut sent, |b| {
             for (k, &x) in b.iter().enumerate() {
                 assert_eq!(x, pattern(got + k), "byte {} corrupted", got + k);
             }
             got += b.len();
-        }
+        });
+        let s = p.a.stats();
+        max_wnd = max_wnd.max(s.snd_wnd);
+        max_in_flight = max_in_flight.max(s.in_flight);
         if p.now_ms() < WARMUP_MS {
             got_at_warmup = got;
             drops_at_warmup = p.ab.stats().queue_drops;

@@ -51,22 +51,12 @@ fn bulk_on(pacing: bool, delay_us: u64, rate: Option<u64>, queue: usize) -> Outc
     let chunk: Vec<u8> = (0..251 * 256).map(pattern).collect();
     let (mut sent, mut got) = (0usize, 0usize);
     while p.now_ms() < SECS * 1000 {
-        let mut wrote = false;
-        while p.a.can_send() {
-            p.a.send(&chunk).unwrap();
-            sent += chunk.len();
-            wrote = true;
-        }
-        if wrote {
-            p.flush_a();
-        }
-        p.step();
-        while let Some(b) = p.b.recv_bytes() {
+        p.bulk_step(&chunk, &mut sent, |b| {
             for (k, &x) in b.iter().enumerate() {
                 assert_eq!(x, pattern(got + k), "byte {} corrupted", got + k);
             }
             got += b.len();
-        }
+        });
         p.advance(None);
     }
     assert!(got <= sent);

@@ -72,6 +72,8 @@ impl RelayConfig {
 /// microsecond, so the comparison would not be fair.
 struct PreciseTimer {
     fd: AsyncFd<TimerFd>,
+    /// The deadline set and not yet fired (re-arming it is a syscall; the relay's loop asks every turn).
+    armed: Option<Instant>,
 }
 
 impl PreciseTimer {
@@ -83,11 +85,15 @@ impl PreciseTimer {
         // forbids.)
         #[allow(deprecated)]
         let fd = AsyncFd::new(fd)?;
-        Ok(PreciseTimer { fd })
+        Ok(PreciseTimer { fd, armed: None })
     }
 
     /// Fires at `at` (at once if it has passed); replaces any earlier deadline.
     fn arm(&mut self, at: Instant) {
+        if self.armed == Some(at) {
+            return;
+        }
+        self.armed = Some(at);
         // A zero duration would disarm the timer.
         let after = at
             .saturating_duration_since(Instant::now())
@@ -98,16 +104,17 @@ impl PreciseTimer {
     }
 
     /// Completes when the armed deadline has passed.
-    async fn fired(&self) {
+    async fn fired(&mut self) {
         loop {
             let Ok(mut ready) = self.fd.readable().await else {
-                return;
+                break;
             };
             if ready.get_inner().read() > 0 {
-                return;
+                break;
             }
             ready.clear_ready();
         }
+        self.armed = None;
     }
 }
 

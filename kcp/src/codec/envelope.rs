@@ -518,46 +518,17 @@ impl Codec {
         let mut bypassed: u32 = 0;
         const _: () = assert!(LANES <= 32);
         for i in 0..n {
-            if let Some(enc) = fec_enc.as_mut().filter(|e| e.bypasses_next()) {
-                enc.bypass();
-                stats.fec_bypassed += 1;
+            let (made, start) = frame_one(
+                crypt,
+                nonce,
+                fec_enc.as_mut(),
+                datagrams[i].as_mut(),
+                now_ms,
+                stats,
+            );
+            if start > 0 {
                 bypassed |= 1 << (i - seg_start);
-                frame(
-                    crypt,
-                    nonce,
-                    &mut datagrams[i].as_mut()[FEC_DATA_HEADER_LEN..],
-                );
-                if i + 1 < n && i + 1 - seg_start < LANES {
-                    continue;
-                }
-                Self::seal_run(
-                    crypt,
-                    &mut datagrams[seg_start..=i],
-                    seg_start,
-                    bypassed,
-                    None,
-                    stats,
-                    &mut sink,
-                );
-                seg_start = i + 1;
-                bypassed = 0;
-                continue;
             }
-            let made = match fec_enc.as_mut() {
-                Some(enc) => {
-                    let made = enc.encode(datagrams[i].as_mut(), now_ms);
-                    stats.fec_parity_skipped = enc.skipped_groups();
-                    if made > 0 {
-                        // Nonces in the order `encode` draws them: parity first, then the data datagram.
-                        for p in enc.parity_packets_mut() {
-                            frame(crypt, nonce, p);
-                        }
-                    }
-                    made
-                }
-                None => 0,
-            };
-            frame(crypt, nonce, datagrams[i].as_mut());
             // A run ends with its FEC group, the batch, or once it fills the interleaved lanes: encrypting
             // each run right after framing it keeps its datagrams in L1 (a 32-datagram run, 43 KB, does not
             // fit, and costs a third of the throughput).
@@ -803,11 +774,13 @@ pub fn peek_conv_sn(plain: &[u8]) -> Option<(u32, u32)> {
     }
 }
 
-/// FEC-frames `datagram` and frames (nonce, CRC32) it and any parity datagrams the group produced (in the
-/// encoder's own buffers: Reed-Solomon rewrites them completely for every group, so sealing them in place is
-/// safe); returns how many parity datagrams there are, and where the data datagram starts (past the unused
-/// FEC header when the encoder bypasses it). Encryption is left to the caller.
-fn frame_data_and_parity(
+/// FEC-frames `datagram` (or takes it out of FEC: [`FecEncoder::bypass_next`]) and frames (nonce, CRC32)
+/// it and any parity datagrams its group completed (in the encoder's own buffers: Reed-Solomon rewrites them
+/// completely for every group, so sealing them in place is safe); returns how many parity datagrams there
+/// are, and where the data datagram starts (past the unused FEC header when bypassed). Parity nonces are
+/// drawn first, then the data datagram's (nonces are random, so the peer does not care). Encryption and
+/// the out counters are left to the caller.
+fn frame_one(
     crypt: Option<&BlockCrypt>,
     nonce: &mut NonceSource,
     fec: Option<&mut FecEncoder>,
@@ -815,31 +788,43 @@ fn frame_data_and_parity(
     now_ms: u32,
     stats: &mut CodecStats,
 ) -> (usize, usize) {
-    let mut made = 0;
+    let Some(enc) = fec else {
+        frame(crypt, nonce, datagram);
+        return (0, 0);
+    };
+    if enc.bypass_next() {
+        stats.fec_bypassed += 1;
+        frame(crypt, nonce, &mut datagram[FEC_DATA_HEADER_LEN..]);
+        return (0, FEC_DATA_HEADER_LEN);
+    }
+    let made = enc.encode(datagram, now_ms);
+    stats.fec_parity_skipped = enc.skipped_groups();
+    for p in enc.parity_packets_mut() {
+        frame(crypt, nonce, p);
+    }
+    frame(crypt, nonce, datagram);
+    (made, 0)
+}
+
+/// [`frame_one`], counting the datagrams it leaves ready to send.
+fn frame_data_and_parity(
+    crypt: Option<&BlockCrypt>,
+    nonce: &mut NonceSource,
+    mut fec: Option<&mut FecEncoder>,
+    datagram: &mut [u8],
+    now_ms: u32,
+    stats: &mut CodecStats,
+) -> (usize, usize) {
+    let (made, start) = frame_one(crypt, nonce, fec.as_deref_mut(), datagram, now_ms, stats);
     if let Some(enc) = fec {
-        if enc.bypasses_next() {
-            enc.bypass();
-            stats.fec_bypassed += 1;
-            let datagram = &mut datagram[FEC_DATA_HEADER_LEN..];
-            frame(crypt, nonce, datagram);
-            stats.out_pkts += 1;
-            stats.out_bytes += datagram.len() as u64;
-            return (0, FEC_DATA_HEADER_LEN);
-        }
-        made = enc.encode(datagram, now_ms);
-        stats.fec_parity_skipped = enc.skipped_groups();
-        // Parity nonces first, then the data datagram's (the order `encode_batch` reproduces; nonces are
-        // random, so the peer does not care).
-        for p in enc.parity_packets_mut() {
-            frame(crypt, nonce, p);
+        for p in (0..made).filter_map(|k| enc.parity_packet(k)) {
             stats.out_pkts += 1;
             stats.out_bytes += p.len() as u64;
         }
     }
-    frame(crypt, nonce, datagram);
     stats.out_pkts += 1;
-    stats.out_bytes += datagram.len() as u64;
-    (made, 0)
+    stats.out_bytes += (datagram.len() - start) as u64;
+    (made, start)
 }
 
 /// Nonce and CRC32 of bytes 20.. (nothing without a cipher); encryption is left to the caller.

@@ -285,29 +285,25 @@ impl FecEncoder {
         self.parity_ready
     }
 
-    /// Whether the next data packet is better sent without FEC framing: the parity budget is 0 and no group
-    /// is open, so the packet would start a group that gets no parity. [`Codec::encode`] then sends plain KCP
-    /// bytes (8 bytes shorter) without calling [`FecEncoder::encode`]; the seqids do not move, so the next
-    /// group starts where this one would have. kcp-go and our decoder take both kinds of datagram from one
-    /// peer (they dispatch on each datagram's flag).
-    ///
-    /// [`Codec::encode`]: super::Codec::encode
-    pub fn bypasses_next(&self) -> bool {
-        self.count == 0 && self.parity_budget == 0
-    }
-
-    /// Records that a data packet went out without FEC framing ([`FecEncoder::bypasses_next`]): the parity
-    /// of the last [`FecEncoder::encode`] call is no longer the latest call's.
-    pub fn bypass(&mut self) {
-        self.parity_len = 0;
-        self.parity_ready = 0;
+    /// Takes the next data packet out of FEC when the parity budget is 0 and no group is open (the packet
+    /// would start a group that gets no parity): returns `true`, and the caller sends plain KCP bytes, 8
+    /// bytes shorter, without calling [`FecEncoder::encode`]. The seqids do not move, so the next group
+    /// starts where this one would have; kcp-go and our decoder take both kinds of datagram from one peer
+    /// (they dispatch on each datagram's flag). The last call's parity is no longer current after it.
+    pub fn bypass_next(&mut self) -> bool {
+        let bypass = self.count == 0 && self.parity_budget == 0;
+        if bypass {
+            self.parity_len = 0;
+            self.parity_ready = 0;
+        }
+        bypass
     }
 
     /// Sends only the first `k` (at most the configured count) parity shards of each group completed from
     /// now on; the seqids of the others stay reserved, so groups keep their alignment and a kcp-go decoder
     /// (which recovers a group from any `data` of its shards, and whose autotune ignores gaps) is unaffected.
     /// With `k == 0` no parity is computed and the group counts as skipped; no new group is started (see
-    /// [`FecEncoder::bypasses_next`]).
+    /// [`FecEncoder::bypass_next`]).
     pub fn set_parity_budget(&mut self, k: usize) {
         self.parity_budget = k.min(self.parity_shards);
     }

@@ -383,19 +383,8 @@ impl Inner {
         };
         let now32 = now as u32;
         let before = self.tx.len();
-        let (tx, remote) = (&mut self.tx, sess.remote);
+        live.flush(&mut self.tx, sess.remote, now32);
         let Live { core, envelope, .. } = live;
-        if self.config.adaptive_parity {
-            // Parity only while the pipe is not the limit (see `Config::adaptive_parity`).
-            envelope.set_parity_budget(if core.pipe_limited(now32) {
-                0
-            } else {
-                usize::MAX
-            });
-        }
-        envelope.seal_flush(tx, remote, now32, |s| {
-            core.flush(now32, |dgram| s.seal(dgram))
-        });
         st.stats.datagrams_sent += (self.tx.len() - before) as u64;
         core.fold_snmp();
         st.stats.fec_recovered += envelope.fold_snmp();

@@ -68,6 +68,8 @@ impl Crypt {
 #[derive(Debug)]
 pub(crate) struct Envelope {
     codec: Codec,
+    /// `Config::adaptive_parity`.
+    adaptive_parity: bool,
     folded: CodecStats,
     /// Flushes sealed (each encrypted with one call).
     batches: u64,
@@ -121,6 +123,7 @@ impl Envelope {
     pub(crate) fn new(cfg: &Config) -> io::Result<Self> {
         Ok(Envelope {
             codec: codec(cfg)?,
+            adaptive_parity: cfg.adaptive_parity,
             folded: CodecStats::default(),
             batches: 0,
         })
@@ -178,9 +181,13 @@ impl Envelope {
         self.codec.stats().fec_bypassed
     }
 
-    /// Parity shards per FEC group from now on (clamped to the configured count).
-    pub(crate) fn set_parity_budget(&mut self, k: usize) {
-        self.codec.set_parity_budget(k);
+    /// With adaptive parity (see `Config::adaptive_parity`), parity only while the sender is not limited by
+    /// its pipe; before each flush.
+    pub(crate) fn follow_pipe(&mut self, pipe_limited: bool) {
+        if self.adaptive_parity {
+            self.codec
+                .set_parity_budget(if pipe_limited { 0 } else { usize::MAX });
+        }
     }
 
     /// Encryption calls (runs of at most [`CFB_LANES`] datagrams) made by [`Envelope::seal_flush`] so far.

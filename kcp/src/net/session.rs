@@ -153,6 +153,14 @@ pub(crate) struct Live {
 }
 
 impl Live {
+    /// One flush of the core (kcp-go `flush(false)`), sealed into `tx`; the parity budget follows the pipe
+    /// first. The driver's timer and a writer's inline flush both come here.
+    pub(crate) fn flush(&mut self, tx: &mut TxQueue, remote: SocketAddr, now: u32) {
+        let Live { core, envelope, .. } = self;
+        envelope.follow_pipe(core.pipe_limited(now));
+        envelope.seal_flush(tx, remote, now, |s| core.flush(now, |d| s.seal(d)));
+    }
+
     /// Segments writers may have outstanding: the send window in force (it follows the path when
     /// automatic) plus the write queue.
     pub(crate) fn write_limit(&self) -> usize {
@@ -231,12 +239,10 @@ impl Session {
                 let Some(live) = st_ref.live.as_mut() else {
                     return;
                 };
-                let Live { core, envelope, .. } = live;
-                envelope.seal_flush(&mut tx, self.remote, now, |s| {
-                    core.flush(now, |d| s.seal(d))
-                });
+                live.flush(&mut tx, self.remote, now);
                 st_ref.stats.datagrams_sent += tx.len() as u64;
-                rearm = core
+                rearm = live
+                    .core
                     .next_wake(now)
                     .is_some_and(|ms| now64 + u64::from(ms) < st_ref.deadline);
             }

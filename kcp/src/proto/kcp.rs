@@ -944,7 +944,8 @@ impl Kcp {
         // paced, within the pacing quota).
         let first_new = self.snd_buf.nxt();
         let mut new_segs = 0u32;
-        let pipe_room = if self.sizer.is_auto() {
+        let auto = self.sizer.is_auto();
+        let pipe_room = if auto {
             (self.sizer.pipe() as usize).saturating_sub(self.snd_buf.unacked())
         } else if let Some(p) = self.pacer.as_mut() {
             p.quota(t, cwnd, self.rtt.srtt, self.interval)
@@ -961,14 +962,15 @@ impl Kcp {
             new_segs += 1;
         }
         let room_was_the_limit = new_segs as usize >= pipe_room && !self.nothing_queued();
-        if self.sizer.is_auto() && room_was_the_limit {
+        if auto && room_was_the_limit {
             self.pipe_full_at = Some(now);
         }
-        if let Some(p) = self.pacer.as_mut().filter(|_| !self.sizer.is_auto()) {
+        if !auto && let Some(p) = self.pacer.as_mut() {
             p.spend(new_segs);
         }
-        // Nothing new because the pacer held it back: the window is not full, so no tail to probe.
-        let paced_out = !self.sizer.is_auto() && self.pacer.is_some() && room_was_the_limit;
+        // With a fixed window the room is the pacer's quota: if that held new data back, the window is not
+        // full, so there is no tail to probe.
+        let paced_out = !auto && room_was_the_limit;
 
         let wnd = scratch.wnd;
         let (mut change, mut lost) = (0u64, 0u64);
@@ -976,10 +978,11 @@ impl Kcp {
         // Early retransmit is for the tail, when no new data follows a loss to trigger fast retransmit. A full
         // fixed window stands for that too (kcp-go's windows stay full under loss); a full pipe does not: it
         // is full most of the time, and ACKs arriving a flush apart would make every unacked segment look lost.
-        let early =
-            new_segs == 0 && ((!self.sizer.is_auto() && !paced_out) || self.nothing_queued());
+        let early = new_segs == 0 && ((!auto && !paced_out) || self.nothing_queued());
+        // Transmissions in this flush change nothing the timer depends on.
+        let base_rto = self.timer_rto();
         while let Some((sn, kind)) = self.snd_buf.pop_fast(self.fastresend > 0, early) {
-            self.transmit(sn, now, t, self.timer_rto(), wnd, false, out);
+            self.transmit(sn, now, t, base_rto, wnd, false, out);
             change += 1;
             match kind {
                 FastKind::Fast => self.stats.fast_retrans_segs += 1,
@@ -987,7 +990,6 @@ impl Kcp {
             }
         }
         // Retransmission timeouts.
-        let base_rto = self.timer_rto();
         while let Some(sn) = self.snd_buf.pop_expired(t) {
             let step = if self.nodelay == 0 {
                 base_rto
@@ -1149,9 +1151,10 @@ impl Kcp {
         let mut floor = self.rtt_peak;
         // Segments beyond the pipe cannot all be queued (the pipe shrank below them: most were lost), so
         // they do not count.
-        let queued = self.snd_buf.unacked().min(self.sizer.pipe() as usize);
         if self.sizer.is_auto()
-            && let Some(d) = self.sizer.drain_ms(queued)
+            && let Some(d) = self
+                .sizer
+                .drain_ms(self.snd_buf.unacked().min(self.sizer.pipe() as usize))
         {
             floor = floor.max(d.saturating_add(d / 4));
         }

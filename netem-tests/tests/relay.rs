@@ -403,3 +403,63 @@ async fn kcptun_server_takes_datagrams_sent_without_fec_framing() {
     sink_task.abort();
     relay.finish().await.unwrap();
 }
+
+/// A writer's inline flush and the driver's flush both send a session's datagrams; those sealed first must
+/// leave first. Reordered, the peer's ACKs for newer segments arrive before those for older ones, which the
+/// sender takes for losses: fast retransmissions on a path that neither loses nor reorders (before the
+/// order was kept, 80 to 286 per run here, most in the first 200 ms, while ACKs clock the driver's flushes
+/// and the writer still flushes inline).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sessions_datagrams_leave_in_the_order_sealed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const BULK: usize = 16 << 20;
+    let cfg = kcp::net::Config::default();
+    let listener = kcp::net::KcpListener::bind(lo(), cfg.clone())
+        .await
+        .unwrap();
+    let server_addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 64 << 10];
+        let mut got = 0;
+        while got < BULK {
+            let n = s.read(&mut buf).await.unwrap();
+            assert!(n > 0, "EOF after {got} bytes");
+            assert!(buf[..n].iter().all(|&b| b == 7), "corrupted");
+            got += n;
+        }
+    });
+    let (up, down) = links(ImpairArgs {
+        delay: "10ms".into(),
+        rate: "100mbit".into(),
+        queue: "1000".into(),
+        ..Default::default()
+    });
+    let relay = Relay::spawn_thread(lo(), RelayConfig::new(server_addr, up, down, 9)).unwrap();
+    let mut s = kcp::net::KcpStream::connect(relay.addr(), cfg)
+        .await
+        .unwrap();
+    let work = async {
+        let chunk = vec![7u8; 16 << 10];
+        for _ in 0..BULK / chunk.len() {
+            s.write_all(&chunk).await.unwrap();
+        }
+        server.await.unwrap();
+    };
+    tokio::time::timeout(Duration::from_secs(60), work)
+        .await
+        .expect("done within 60 s");
+    let st = s.stats();
+    let links = relay.finish().await.unwrap();
+    eprintln!(
+        "{} datagrams, {} retransmissions ({} fast); relay {:?}",
+        st.datagrams_sent, st.retransmits, st.fast_retransmits, links.up
+    );
+    assert_eq!(
+        links.up.lost + links.up.queue_drops,
+        0,
+        "the path dropped: {:?}",
+        links.up
+    );
+    assert_eq!(st.fast_retransmits, 0, "{st:?}");
+}

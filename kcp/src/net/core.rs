@@ -175,6 +175,7 @@ impl Core {
         s.pipe = k.pipe;
         s.min_rtt_ms = k.min_rtt;
         s.retransmits = k.retrans_segs;
+        s.fast_retransmits = k.fast_retrans_segs + k.early_retrans_segs;
         s.bundled = k.bundled_segs;
     }
 

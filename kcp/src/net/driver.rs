@@ -48,6 +48,8 @@ pub(crate) struct Inner {
     sessions: Slab<Arc<Session>>,
     timers: TimerHeap,
     tx: TxQueue,
+    /// `TxOrder::driver_unsent` is set by us for this turn.
+    holding: bool,
     touched: Vec<usize>,
     role: Role,
     idle_ms: Option<u64>,
@@ -84,6 +86,7 @@ impl Driver {
                 sessions: Slab::new(),
                 timers: TimerHeap::default(),
                 tx: TxQueue::default(),
+                holding: false,
                 touched: Vec::new(),
                 role,
                 idle_ms,
@@ -114,7 +117,7 @@ impl Driver {
         let far = Instant::now() + Duration::from_secs(86_400 * 365);
         let sleep = tokio::time::sleep_until(far);
         tokio::pin!(sleep);
-        loop {
+        'run: loop {
             if self.udp.refused() {
                 self.inner.refuse();
             }
@@ -149,20 +152,22 @@ impl Driver {
             let now = shared.now_ms();
             self.inner.on_dirty(now);
             self.inner.on_timers(now);
-            // Writers counted their own datagrams already; count ours before adding theirs.
-            self.inner.count_out();
-            {
-                let mut pending = shared.pending.lock().unwrap_or_else(|e| e.into_inner());
-                if !pending.is_empty() {
-                    self.inner.tx.append_from(&pending, 0);
-                    pending.clear();
+            // Ours first (sealed before anything a writer queued meanwhile), then the writers' queue, until
+            // it stays empty: see `TxOrder`.
+            loop {
+                if !self.inner.tx.is_empty() {
+                    if let Err(e) = self.udp.send_all(&mut self.inner.tx).await {
+                        tracing::warn!(error = %e, "kcp socket send failed");
+                        break 'run;
+                    }
                 }
-            }
-            if !self.inner.tx.is_empty() {
-                if let Err(e) = self.udp.send_all(&mut self.inner.tx).await {
-                    tracing::warn!(error = %e, "kcp socket send failed");
+                let mut order = shared.tx_order();
+                if order.queue.is_empty() {
+                    order.driver_unsent = false;
+                    self.inner.holding = false;
                     break;
                 }
+                std::mem::swap(&mut order.queue, &mut self.inner.tx);
             }
         }
         self.inner.shutdown();
@@ -191,6 +196,35 @@ impl Driver {
         inner.touched = touched;
         inner.touched.clear();
     }
+}
+
+/// Before the driver seals for a session (holding its lock): what writers queued was sealed earlier, so it
+/// goes in front of `tx`, and writers queue behind it from now on (see `TxOrder`). `holding`: the driver
+/// has set `TxOrder::driver_unsent` this turn.
+fn claim_queue(shared: &EndpointShared, tx: &mut TxQueue, holding: &mut bool) {
+    let mut order = shared.tx_order();
+    if !order.queue.is_empty() {
+        tx.append_from(&order.queue, 0);
+        order.queue.clear();
+        order.driver_unsent = true;
+        *holding = true;
+    }
+}
+
+/// After sealing (still holding the session's lock): while the driver has datagrams it has not sent,
+/// writers queue theirs behind them (other sessions' writers too, for the rest of this turn).
+fn hold_writers(shared: &EndpointShared, tx: &TxQueue, holding: &mut bool) {
+    if !*holding && !tx.is_empty() {
+        shared.tx_order().driver_unsent = true;
+        *holding = true;
+    }
+}
+
+/// Counts the datagrams the driver sealed since `before` (its queue's length and bytes then).
+fn count_sealed(tx: &TxQueue, before: (usize, usize)) {
+    let snmp = snmp();
+    Snmp::add(&snmp.out_pkts, (tx.len() - before.0) as u64);
+    Snmp::add(&snmp.out_bytes, (tx.bytes() - before.1) as u64);
 }
 
 impl Inner {
@@ -288,10 +322,14 @@ impl Inner {
         let Live { core, envelope, .. } = live;
         envelope.input(plain, now32, |kcp, regular| core.input(kcp, regular, now32));
         if self.config.ack_nodelay {
+            claim_queue(&self.shared, &mut self.tx, &mut self.holding);
+            let before = (self.tx.len(), self.tx.bytes());
             let (tx, remote) = (&mut self.tx, sess.remote);
             envelope.seal_flush(tx, remote, now32, |s| {
                 core.flush_acks(now32, |dgram| s.seal(dgram))
             });
+            count_sealed(&self.tx, before);
+            hold_writers(&self.shared, &self.tx, &mut self.holding);
         }
         if !st.in_batch {
             st.in_batch = true;
@@ -382,10 +420,13 @@ impl Inner {
             return;
         };
         let now32 = now as u32;
-        let before = self.tx.len();
+        claim_queue(&self.shared, &mut self.tx, &mut self.holding);
+        let before = (self.tx.len(), self.tx.bytes());
         live.flush(&mut self.tx, sess.remote, now32);
         let Live { core, envelope, .. } = live;
-        st.stats.datagrams_sent += (self.tx.len() - before) as u64;
+        st.stats.datagrams_sent += (self.tx.len() - before.0) as u64;
+        count_sealed(&self.tx, before);
+        hold_writers(&self.shared, &self.tx, &mut self.holding);
         core.fold_snmp();
         st.stats.fec_recovered += envelope.fold_snmp();
         st.stats.fec_groups_without_parity = envelope.groups_without_parity();
@@ -498,12 +539,6 @@ impl Inner {
         let until = now + self.idle_ms.unwrap_or(30_000).min(30_000);
         self.ended.insert(remote, (conv, until));
         self.ended_order.push_back((remote, until));
-    }
-
-    fn count_out(&self) {
-        let snmp = snmp();
-        Snmp::add(&snmp.out_pkts, self.tx.len() as u64);
-        Snmp::add(&snmp.out_bytes, self.tx.bytes() as u64);
     }
 
     /// The client's peer refused (ICMP port unreachable): end its session.

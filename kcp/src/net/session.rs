@@ -77,8 +77,27 @@ pub(crate) struct EndpointShared {
     pub(crate) local: SocketAddr,
     /// The socket, shared so writers can send what their flush produced without a task hop.
     pub(crate) udp: Arc<Udp>,
-    /// Datagrams a writer could not send (socket buffer full); the driver sends them.
-    pub(crate) pending: Mutex<TxQueue>,
+    /// The order datagrams reach the socket in: see [`TxOrder`].
+    pub(crate) tx_order: Mutex<TxOrder>,
+}
+
+/// Keeps each session's datagrams in the order they were sealed on their way to the socket.
+///
+/// A writer's inline flush and the driver both seal datagrams under the session's lock, but send them after
+/// releasing it: the driver at the end of its turn, a writer at once. Without an order between the two, a
+/// writer's newer segments could leave before the driver's older ones, and the peer's ACKs for them would
+/// count as duplicate ACKs for the older ones: spurious fast retransmissions (at 0 % loss on a 20 ms,
+/// 100 Mbit/s path, 100 to 200 of them in the first 200 ms of a bulk transfer). The rule: whoever seals takes
+/// this lock before releasing the session's, so seals and places in line happen in one order.
+/// - While the driver holds sealed datagrams it has not sent (`driver_unsent`), or datagrams wait in `queue`,
+///   a writer appends its own to `queue` instead of sending them; the driver sends `queue` after its own.
+/// - Before sealing for a session, the driver moves `queue` (all sealed earlier) in front of what it seals.
+#[derive(Debug, Default)]
+pub(crate) struct TxOrder {
+    /// Datagrams waiting for the driver to send them, oldest first.
+    pub(crate) queue: TxQueue,
+    /// The driver has sealed datagrams it has not sent yet.
+    pub(crate) driver_unsent: bool,
 }
 
 impl EndpointShared {
@@ -92,12 +111,16 @@ impl EndpointShared {
             live: AtomicUsize::new(0),
             local,
             udp,
-            pending: Mutex::new(TxQueue::default()),
+            tx_order: Mutex::new(TxOrder::default()),
         }))
     }
 
     pub(crate) fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
+    }
+
+    pub(crate) fn tx_order(&self) -> MutexGuard<'_, TxOrder> {
+        self.tx_order.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -246,8 +269,8 @@ impl Session {
                     .next_wake(now)
                     .is_some_and(|ms| now64 + u64::from(ms) < st_ref.deadline);
             }
-            drop(st);
             if tx.is_empty() {
+                drop(st);
                 if rearm {
                     self.poke();
                 }
@@ -256,18 +279,23 @@ impl Session {
             let s = super::stats::snmp();
             super::stats::Snmp::add(&s.out_pkts, tx.len() as u64);
             super::stats::Snmp::add(&s.out_bytes, tx.bytes() as u64);
-            let sent = ep.udp.try_send(&tx, 0);
-            if ep.udp.refused() {
-                // The driver ends the session.
+            // In line before the session's next seal can be (see `TxOrder`).
+            let mut order = ep.tx_order();
+            drop(st);
+            if order.driver_unsent || !order.queue.is_empty() {
+                order.queue.append_from(&tx, 0);
+                drop(order);
                 self.poke();
+                return;
             }
+            let sent = ep.udp.try_send(&tx, 0);
             if sent < tx.len() {
-                ep.pending
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .append_from(&tx, sent);
-                self.poke();
-            } else if rearm {
+                order.queue.append_from(&tx, sent);
+                rearm = true;
+            }
+            drop(order);
+            if rearm || ep.udp.refused() {
+                // The driver sends the rest, re-arms the timer, or ends the session (refused).
                 self.poke();
             }
         });

@@ -149,6 +149,9 @@ pub struct SessionStats {
     pub min_rtt_ms: u32,
     /// Retransmitted segments (all causes).
     pub retransmits: u64,
+    /// Of those, retransmitted because ACKs of later segments arrived first (fast and early
+    /// retransmissions), without a timeout. On a path that neither loses nor reorders, every one is spurious.
+    pub fast_retransmits: u64,
     /// Copies of unacknowledged segments sent in spare datagram room
     /// ([`Config::bundle_unacked`](super::Config::bundle_unacked)).
     pub bundled: u64,

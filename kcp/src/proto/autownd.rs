@@ -18,7 +18,10 @@
 //! Measurements:
 //! - bandwidth: segments newly acknowledged per sampling interval (at least the minimum RTT), the largest of
 //!   the last [`SAMPLES`] intervals. While the pipe is the limit, the measured rate is `pipe / RTT`, so the
-//!   pipe doubles every interval or so until the path, not the window, sets the rate;
+//!   pipe doubles every interval or so until the path, not the window, sets the rate. As in BBR, an
+//!   interval counts as at least the time over which its segments were sent: ACKs held back and released
+//!   at once (a descheduled peer, a batch of datagrams read together) would otherwise show a rate the path
+//!   never had, and the maximum would hold the pipe above the path for [`SAMPLES`] intervals;
 //! - delay: the smallest RTT seen on the session plus the flush interval (the peer holds ACKs up to one
 //!   interval). Queueing delay the window itself causes does not count, so it cannot feed on its own queue.
 //!
@@ -55,6 +58,9 @@ pub(crate) struct WindowSizer {
     full_rounds: u32,
     /// Start of the current sampling interval (the caller's ms clock); `None` before the first ACK.
     start: Option<u32>,
+    /// Send time of the newest segment acknowledged, at the interval's start and now.
+    sent_start: Option<u32>,
+    sent_last: Option<u32>,
     delivered: u64,
     /// Delivery rates of the last intervals, segments per second.
     rates: [u64; SAMPLES],
@@ -74,6 +80,8 @@ impl WindowSizer {
             full_bw: 0,
             full_rounds: 0,
             start: None,
+            sent_start: None,
+            sent_last: None,
             delivered: 0,
             rates: [0; SAMPLES],
             next: 0,
@@ -127,10 +135,18 @@ impl WindowSizer {
         self.pipe = self.pipe.clamp(floor, self.wnd);
     }
 
-    /// One ACK-carrying datagram processed at `now`: `acked` segments newly acknowledged, `rtt` its sample.
+    /// One ACK-carrying datagram processed at `now`: `acked` segments newly acknowledged, `rtt` its sample
+    /// and `sent_at` the send time its ACKs echo (the caller's clock).
     /// `app_limited`: the sender has nothing queued and room in the pipe, so the rate it sees is the
     /// application's, not the path's (such a sample only counts if it raises the maximum, as in BBR).
-    pub(crate) fn on_ack(&mut self, now: u32, acked: u32, rtt: Option<u32>, app_limited: bool) {
+    pub(crate) fn on_ack(
+        &mut self,
+        now: u32,
+        acked: u32,
+        rtt: Option<u32>,
+        sent_at: Option<u32>,
+        app_limited: bool,
+    ) {
         if !self.is_auto() {
             return;
         }
@@ -138,8 +154,16 @@ impl WindowSizer {
             let r = r.max(1);
             self.min_rtt = Some(self.min_rtt.map_or(r, |m| m.min(r)));
         }
+        if let Some(ts) = sent_at
+            && self
+                .sent_last
+                .is_none_or(|last| (ts.wrapping_sub(last) as i32) > 0)
+        {
+            self.sent_last = Some(ts);
+        }
         let Some(start) = self.start else {
             self.start = Some(now);
+            self.sent_start = self.sent_last;
             return;
         };
         self.delivered += u64::from(acked);
@@ -154,7 +178,12 @@ impl WindowSizer {
         if elapsed < interval {
             return;
         }
-        let rate = self.delivered * 1000 / u64::from(elapsed);
+        let sent_over = match (self.sent_start, self.sent_last) {
+            (Some(a), Some(b)) => (b.wrapping_sub(a) as i32).max(0) as u32,
+            _ => 0,
+        };
+        let rate = self.delivered * 1000 / u64::from(elapsed.max(sent_over));
+        self.sent_start = self.sent_last;
         self.start = Some(now);
         self.delivered = 0;
         if app_limited && rate < self.max_rate() {
@@ -216,7 +245,7 @@ mod tests {
             let rate_per_ms = s.pipe().min(path_bdp) as f64 / rtt as f64;
             // Whole segments: spread the fraction over the ms ticks.
             let acked = ((t + 1) as f64 * rate_per_ms) as u32 - (t as f64 * rate_per_ms) as u32;
-            s.on_ack(t, acked, Some(rtt), false);
+            s.on_ack(t, acked, Some(rtt), Some(t.saturating_sub(rtt)), false);
         }
         from + ms
     }
@@ -231,6 +260,32 @@ mod tests {
         run(&mut s, 100, 1000, t, 3000);
         assert!(s.window().abs_diff(w) <= 40, "{} vs {w}", s.window());
         assert!(s.pipe().abs_diff(p) <= 20, "{} vs {p}", s.pipe());
+    }
+
+    #[test]
+    fn acks_released_in_bursts_do_not_raise_the_rate() {
+        // 10 segments/ms over 20 ms (BDP 200). Then, every 37 ms, the peer's ACKs are held for 15 ms and
+        // released together, each datagram still echoing its segments' send time. Measured between ACK
+        // arrivals, an interval that starts inside such a burst sees up to 1.7x the path's rate.
+        let mut s = WindowSizer::new(32, 8192);
+        let t0 = run(&mut s, 20, 200, 0, 2000);
+        let settled = s.pipe();
+        let mut held = Vec::new();
+        for t in t0..t0 + 3000 {
+            if (t - t0) % 37 < 15 {
+                held.push(t - 20);
+                continue;
+            }
+            for sent in held.drain(..) {
+                s.on_ack(t, 10, Some(t - sent), Some(sent), false);
+            }
+            s.on_ack(t, 10, Some(20), Some(t - 20), false);
+        }
+        assert!(
+            s.pipe() <= settled + settled / 10,
+            "pipe {} after bursts, {settled} before",
+            s.pipe()
+        );
     }
 
     #[test]
@@ -250,7 +305,13 @@ mod tests {
         let mut s = WindowSizer::new(128, 8192);
         // A trickle keeps the writers' window at its floor and the pipe small.
         for t in 0..3000 {
-            s.on_ack(t, u32::from(t % 100 == 0), Some(100), true);
+            s.on_ack(
+                t,
+                u32::from(t % 100 == 0),
+                Some(100),
+                Some(t.saturating_sub(100)),
+                true,
+            );
         }
         assert_eq!((s.window(), s.pipe()), (128, MIN_PIPE));
         // Bulk after the trickle is still in startup: the pipe doubles per interval, not 1.25x.

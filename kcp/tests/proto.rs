@@ -671,3 +671,43 @@ fn pacing_spreads_a_fixed_window_and_leaves_short_paths_alone() {
     // A path whose SRTT reads 0 ms (loopback) is not paced: 0 is not "unknown" once a sample was taken.
     assert_eq!(first_flush(true, 0), (1023, 0));
 }
+
+#[test]
+fn in_order_data_is_acknowledged_within_2_ms_not_at_the_next_flush() {
+    // Fast: a 30 ms flush interval, which kcp-go holds in-order ACKs for. Held that long, the sender's
+    // pipe must cover 30 ms more of data than the path holds, and that much waits in the bottleneck queue.
+    let c = KcpConfig {
+        preset: Preset::Fast,
+        ..cfg(false)
+    };
+    let mut a = Kcp::new(1, &c).unwrap();
+    let mut b = Kcp::new(1, &c).unwrap();
+    for i in 0..3u8 {
+        a.send(&[i; 100]).unwrap();
+    }
+    let segs: Vec<Vec<u8>> = flush(&mut a, 0)
+        .iter()
+        .flat_map(|x| segments(x).map(|s| s.unwrap()))
+        .map(|(h, p)| {
+            let mut v = vec![0u8; OVERHEAD];
+            h.encode(&mut v);
+            v.extend_from_slice(p);
+            v
+        })
+        .collect();
+    b.update(100, |_| {});
+    deliver(&mut b, 100, &segs[0..1]);
+    assert!(b.check(100) > 100, "the first ACK waits");
+    deliver(&mut b, 101, &segs[1..2]);
+    assert!(b.check(101) > 101, "1 ms later it still waits");
+    deliver(&mut b, 102, &segs[2..3]);
+    assert_eq!(b.check(102), 102, "2 ms after the first, they go out");
+    let acks: Vec<SegmentHeader> = flush(&mut b, 102)
+        .iter()
+        .flat_map(|x| segments(x).map(|s| s.unwrap().0))
+        .filter(|h| h.cmd == Cmd::Ack)
+        .collect();
+    // una covers 0 and 1; kcp-go's filter keeps the last ACK.
+    assert_eq!(acks.iter().map(|h| h.sn).collect::<Vec<_>>(), [2]);
+    assert_eq!(acks[0].una, 3);
+}

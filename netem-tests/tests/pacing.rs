@@ -92,6 +92,8 @@ fn a_fixed_window_larger_than_the_queue_is_paced_into_it() {
     assert_eq!(paced.queue_drops, 0);
     assert_eq!(paced.fast_retrans, 0);
     assert!(paced.goodput > 0.85 * window_rate, "{:.0}", paced.goodput);
-    assert!(burst.queue_drops > 0);
-    assert!(paced.goodput > 1.2 * burst.goodput);
+    // Unpaced, the window overflows the queue (1,639 drops) and loses about a tenth of its rate (50.7
+    // against 44.7 Mbit/s; 35.3 before the receiver acknowledged within 2 ms, which smooths the bursts).
+    assert!(burst.queue_drops > 500, "{}", burst.queue_drops);
+    assert!(paced.goodput > 1.08 * burst.goodput);
 }

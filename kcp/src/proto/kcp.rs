@@ -24,6 +24,11 @@ const THRESH_MIN: u32 = 2;
 pub const MAX_BUNDLE: u8 = 8;
 /// How long an RTT peak holds up the retransmission timeout, ms.
 const PEAK_WINDOW: u32 = 1000;
+/// Longest an ACK of in-order data waits for the next flush, ms (ours; kcp-go waits for the flush interval).
+/// A sender sizing its pipe must cover the ACKs held back, so a 30 ms hold keeps 30 ms of data queued at
+/// the bottleneck; ACKs within 2 ms let it keep 2 ms. One ACK datagram every 2 ms at most, small beside
+/// the data it acknowledges.
+const ACK_HOLD_MS: i32 = 2;
 /// Size of the chunks payload copies are carved from: one allocation per ~11 full segments instead of one per
 /// segment. A stored segment keeps its whole chunk alive, but chunks are only filled by segments accepted
 /// into the receive window (duplicates and segments outside it are dropped before the copy), and a segment
@@ -231,6 +236,8 @@ pub struct Kcp {
     rcv_queue: VecDeque<(u8, Bytes)>,
     rcv_arena: BytesMut,
     acklist: Vec<(u32, u32)>,
+    /// When the oldest entry of `acklist` was added.
+    ack_since: u32,
     /// ACKs of the last flush for segments above a hole, sent once more with the next flush's ACKs.
     ack_again: Vec<(u32, u32)>,
     out: Vec<u8>,
@@ -287,6 +294,7 @@ impl Kcp {
             rcv_queue: VecDeque::new(),
             rcv_arena: BytesMut::new(),
             acklist: Vec::new(),
+            ack_since: 0,
             ack_again: Vec::new(),
             out: vec![0; cfg.mtu],
             rtt_peak: 0,
@@ -605,6 +613,9 @@ impl Kcp {
         self.stats.in_bytes += data.len() as u64;
         let old_una = self.snd_buf.una();
         let old_acked = self.snd_buf.acked_total();
+        if self.acklist.is_empty() {
+            self.ack_since = now;
+        }
         let mut latest_ack_ts = None;
         let mut slid = false;
         let mut out_of_order = false;
@@ -696,8 +707,11 @@ impl Kcp {
                 && self.snd_buf.fast_due(self.fastresend > 0, early_possible))
         {
             self.pending = Pending::Full;
-        } else if !self.acklist.is_empty() && (self.ack_nodelay || out_of_order) {
+        } else if !self.acklist.is_empty()
+            && (self.ack_nodelay || out_of_order || diff(now, self.ack_since) >= ACK_HOLD_MS)
+        {
             // An out-of-order arrival is acknowledged at once (RFC 5681 4.2): it is the sender's loss signal.
+            // In-order data within `ACK_HOLD_MS`.
             self.pending = self.pending.max(Pending::Acks);
         }
         Ok(())

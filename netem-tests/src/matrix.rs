@@ -176,6 +176,9 @@ pub struct MatrixConfig {
     pub seed: u64,
     /// The `netem-matrix` executable (for the TCP cells' child process).
     pub exe: PathBuf,
+    /// Run our cells out of process, as kcptun's: through `tunnel-client` and `tunnel-server` (the
+    /// kcptun-compatible example programs) in this directory, with kcptun's flags. `None`: in this process.
+    pub ours_tunnel: Option<PathBuf>,
 }
 
 /// One measured cell.
@@ -316,12 +319,23 @@ pub fn run_cell(
         Err(e) => return Outcome::failed(e),
     };
     let o = rt.block_on(async {
-        match t {
-            Transport::Ours { mode, fec } => {
+        match (t, &cfg.ours_tunnel) {
+            (Transport::Ours { mode, fec }, Some(dir)) => {
+                let mut args = kcptun_args(*mode, *fec);
+                // Fixed windows, as kcptun's (ours otherwise sizes them from the path).
+                args.extend(["--windowmemory".to_string(), "0".to_string()]);
+                let bins = Bins::ours(dir);
+                tunnel_cell(&bins, &args, p, up, down, seed).await
+            }
+            (Transport::OursDefault, Some(dir)) => {
+                let args = ["--key", "netem-matrix", "--quiet"].map(String::from);
+                tunnel_cell(&Bins::ours(dir), &args, p, up, down, seed).await
+            }
+            (Transport::Ours { mode, fec }, None) => {
                 let (c, s) = ours_configs(*mode, *fec);
                 ours_cell(c, s, p, up, down, seed).await
             }
-            Transport::OursDefault => {
+            (Transport::OursDefault, None) => {
                 ours_cell(
                     stack::Config::default(),
                     stack::Config::server_default(),
@@ -332,8 +346,21 @@ pub fn run_cell(
                 )
                 .await
             }
-            Transport::Kcptun { mode, fec } => kcptun_cell(*mode, *fec, p, up, down, seed).await,
-            Transport::Tcp { .. } => Outcome::failed("unreachable"),
+            (Transport::Kcptun { mode, fec }, _) => {
+                if !kcptun_available() {
+                    return Outcome::failed("skipped: kcptun-client/kcptun-server not installed");
+                }
+                tunnel_cell(
+                    &Bins::kcptun(),
+                    &kcptun_args(*mode, *fec),
+                    p,
+                    up,
+                    down,
+                    seed,
+                )
+                .await
+            }
+            (Transport::Tcp { .. }, _) => Outcome::failed("unreachable"),
         }
     });
     rt.shutdown_timeout(Duration::from_millis(200));
@@ -462,17 +489,37 @@ fn kcptun_args(mode: Mode, fec: bool) -> Vec<String> {
     .collect()
 }
 
-async fn kcptun_cell(
-    mode: Mode,
-    fec: bool,
+/// A kcptun-style pair of programs: `client -l TCP -r UDP`, `server -l UDP -t TCP`.
+struct Bins {
+    client: PathBuf,
+    server: PathBuf,
+}
+
+impl Bins {
+    fn kcptun() -> Bins {
+        Bins {
+            client: "kcptun-client".into(),
+            server: "kcptun-server".into(),
+        }
+    }
+
+    fn ours(dir: &Path) -> Bins {
+        Bins {
+            client: dir.join("tunnel-client"),
+            server: dir.join("tunnel-server"),
+        }
+    }
+}
+
+/// One cell through a tunnel's client and server processes, with `args` on both.
+async fn tunnel_cell(
+    bins: &Bins,
+    args: &[String],
     p: &WorkloadParams,
     up: crate::link::LinkConfig,
     down: crate::link::LinkConfig,
     seed: u64,
 ) -> Outcome {
-    if !kcptun_available() {
-        return Outcome::failed("skipped: kcptun-client/kcptun-server not installed");
-    }
     let sink = match tokio::net::TcpListener::bind(lo()).await {
         Ok(l) => l,
         Err(e) => return Outcome::failed(e),
@@ -490,37 +537,37 @@ async fn kcptun_cell(
             free_port(true).map_err(|e| e.to_string())?,
             free_port(false).map_err(|e| e.to_string())?,
         );
-        let server = tokio::process::Command::new("kcptun-server")
+        let server = tokio::process::Command::new(&bins.server)
             .args([
                 "-l",
                 &format!("127.0.0.1:{sport}"),
                 "-t",
                 &sink_addr.to_string(),
             ])
-            .args(kcptun_args(mode, fec))
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| format!("kcptun-server: {e}"))?;
+            .map_err(|e| format!("{}: {e}", bins.server.display()))?;
         let relay = Relay::spawn_thread(
             lo(),
             RelayConfig::new(([127, 0, 0, 1], sport).into(), up, down, seed),
         )
         .map_err(|e| format!("relay: {e}"))?;
-        let client = tokio::process::Command::new("kcptun-client")
+        let client = tokio::process::Command::new(&bins.client)
             .args([
                 "-l",
                 &format!("127.0.0.1:{cport}"),
                 "-r",
                 &relay.addr().to_string(),
             ])
-            .args(kcptun_args(mode, fec))
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| format!("kcptun-client: {e}"))?;
+            .map_err(|e| format!("{}: {e}", bins.client.display()))?;
         // Wait (bounded) for kcptun-client to listen.
         let mut s = None;
         for _ in 0..100 {
@@ -530,7 +577,7 @@ async fn kcptun_cell(
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let s = s.ok_or("kcptun-client did not listen within 5 s")?;
+        let s = s.ok_or_else(|| format!("{} did not listen within 5 s", bins.client.display()))?;
         let _ = s.set_nodelay(true);
         let o = run_workload(s, p, seed).await;
         drop((client, server));

@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use netem_tests::cell::Workload;
-use netem_tests::matrix::{MatrixConfig, all_transports, run_matrix, small_matrix};
+use netem_tests::matrix::{
+    MatrixConfig, Mode, Transport, all_transports, run_matrix, small_matrix,
+};
 use netem_tests::report::write_report;
 
 #[test]
@@ -23,6 +25,7 @@ fn small_matrix_runs_and_reports() {
         jitter: "0ms".into(),
         seed: 1,
         exe: PathBuf::from(env!("CARGO_BIN_EXE_netem-matrix")),
+        ours_tunnel: None,
     });
     let rows = run_matrix(&cfg, &out, |r| {
         eprintln!(
@@ -79,5 +82,61 @@ fn small_matrix_runs_and_reports() {
     let md = std::fs::read_to_string(report).unwrap();
     assert!(md.contains("| ours fast+fec |"), "{md}");
     assert!(md.contains("## Bulk goodput"));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Our cells out of process, as kcptun's: the workload's TCP connections through our `tunnel-client` and
+/// `tunnel-server` (built with the workspace, next to `netem-matrix`), same-settings and default cells.
+#[test]
+fn our_cells_run_through_our_tunnel_programs() {
+    let dir = PathBuf::from(env!("CARGO_BIN_EXE_netem-matrix"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    if !dir.join("tunnel-client").exists() || !dir.join("tunnel-server").exists() {
+        eprintln!(
+            "skipped: tunnel-client/tunnel-server not built in {} (cargo build --release -p kcp-examples)",
+            dir.display()
+        );
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("netem-tunnel-{}", std::process::id()));
+    let cfg = small_matrix(MatrixConfig {
+        losses: vec![],
+        rtts: vec![],
+        transports: vec![],
+        workloads: vec![Workload::Bulk, Workload::Interactive],
+        bulk_duration: Default::default(),
+        bulk_max_bytes: 0,
+        interactive_duration: Default::default(),
+        rate: "100mbit".into(),
+        queue: "1000".into(),
+        jitter: "0ms".into(),
+        seed: 2,
+        exe: PathBuf::from(env!("CARGO_BIN_EXE_netem-matrix")),
+        ours_tunnel: Some(dir),
+    });
+    let cfg = MatrixConfig {
+        losses: vec![5.0],
+        transports: vec![
+            Transport::Ours {
+                mode: Mode::Fast3,
+                fec: true,
+            },
+            Transport::OursDefault,
+        ],
+        ..cfg
+    };
+    let rows = run_matrix(&cfg, &out, |_| {}).unwrap();
+    assert_eq!(rows.len(), 4);
+    for r in &rows {
+        let o = &r.outcome;
+        assert!(o.error.is_none(), "{r:?}");
+        assert!(o.dropped > 0, "the emulator dropped nothing at 5%: {r:?}");
+        match r.workload {
+            Workload::Bulk => assert!(o.bytes > 0, "{r:?}"),
+            Workload::Interactive => assert_eq!(o.messages, 50, "{r:?}"),
+        }
+    }
     let _ = std::fs::remove_dir_all(&out);
 }

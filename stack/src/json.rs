@@ -113,6 +113,7 @@ impl Config {
         r.uint("streambuf", &mut self.streambuf)?;
         r.uint("framesize", &mut self.framesize)?;
         r.uint("keepalive", &mut self.keepalive)?;
+        r.uint("windowmemory", &mut self.window_memory)?;
         self.validate()?;
         Ok(self)
     }
@@ -144,6 +145,7 @@ const KNOWN: &[&str] = &[
     "streambuf",
     "framesize",
     "keepalive",
+    "windowmemory",
 ];
 
 struct Reader<'a>(&'a Map<String, Value>);
@@ -209,6 +211,18 @@ mod tests {
         assert!(c.nocomp && c.acknodelay);
         assert_eq!((c.sockbuf, c.smuxver, c.smuxbuf), (1048576, 2, 8388608));
         assert_eq!((c.streambuf, c.keepalive), (4194304, 5));
+    }
+
+    #[test]
+    fn window_memory_is_our_key() {
+        let c = Config::client_from_json(r#"{"windowmemory": 0}"#).unwrap();
+        assert_eq!(c.window_memory, 0);
+        let c = Config::client_from_json(r#"{"windowmemory": 1048576}"#).unwrap();
+        assert_eq!(c.window_memory, 1 << 20);
+        assert_eq!(
+            Config::client_from_json("{}").unwrap().window_memory,
+            Config::default().window_memory
+        );
     }
 
     #[test]

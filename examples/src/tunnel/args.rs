@@ -67,6 +67,10 @@ pub struct Common {
     /// Seconds between heartbeats.
     #[arg(long, default_value_t = 10)]
     pub keepalive: u64,
+    /// Ours, not kcptun's: bytes the KCP windows may grow to per direction, sized from the measured
+    /// bandwidth-delay product, with --sndwnd as the floor (0: fixed --sndwnd/--rcvwnd, as kcptun).
+    #[arg(long, default_value_t = stack::Config::default().window_memory)]
+    pub windowmemory: usize,
     /// Collect SNMP counters to a CSV file; Go time layouts in the file name are expanded, e.g. ./snmp-20060102.log.
     #[arg(long, default_value = "")]
     pub snmplog: String,

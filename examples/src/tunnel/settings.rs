@@ -79,6 +79,7 @@ fn common_config(c: &Common, base: stack::Config, warn: &mut Warnings) -> stack:
         smuxbuf: c.smuxbuf,
         streambuf: c.streambuf,
         keepalive: c.keepalive,
+        window_memory: c.windowmemory,
         ..base
     }
 }

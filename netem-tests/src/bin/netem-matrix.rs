@@ -68,6 +68,10 @@ enum Cmd {
         /// Seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Run our cells out of process, as kcptun's, through `tunnel-client` and `tunnel-server` (the
+        /// kcptun-compatible examples, `cargo build --release -p kcp-examples`) found in this directory.
+        #[arg(long)]
+        ours_tunnel: Option<PathBuf>,
     },
     /// Re-draws report.md and the charts from --out/results.jsonl.
     Report {
@@ -94,13 +98,20 @@ fn header(cfg: &MatrixConfig) -> String {
          while a transfer fills its pipe, those datagrams without the FEC header). \"Same settings\" cells of ours \
          keep the windows fixed, as kcptun's, so their parity is never left out; ours paces them (new segments \
          at most 1.5 x window / SRTT) where kcptun sends all a window allows at once. Every one of our cells repeats ACKs above a hole once (our receiver) and copies up to 3 unacknowledged \
-         segments into the spare room of datagrams carrying new data (our sender).",
+         segments into the spare room of datagrams carrying new data (our sender). {}",
         cmd.join(" "),
         cfg.rate,
         cfg.queue,
         cfg.jitter,
         cfg.bulk_duration,
         cfg.interactive_duration,
+        match &cfg.ours_tunnel {
+            Some(_) =>
+                "Our stack runs out of process, as kcptun does: our kcptun-compatible `tunnel-client` and \
+                        `tunnel-server` with kcptun's flags (plus `--windowmemory 0` for the same-settings cells), \
+                        the workload's TCP connections through them.",
+            None => "Our stack runs inside the harness process (kcptun in its own two processes).",
+        },
     )
 }
 
@@ -140,6 +151,7 @@ fn main() -> ExitCode {
             queue,
             jitter,
             seed,
+            ours_tunnel,
         } => {
             let exe = match std::env::current_exe() {
                 Ok(e) => e,
@@ -181,6 +193,7 @@ fn main() -> ExitCode {
                 jitter,
                 seed,
                 exe,
+                ours_tunnel,
             };
             if small {
                 cfg = small_matrix(cfg);

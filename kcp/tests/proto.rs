@@ -27,6 +27,20 @@ fn deliver(to: &mut Kcp, now: u32, dgrams: &[Vec<u8>]) {
     }
 }
 
+/// The segments of `dgrams`, each in a datagram of its own (to lose or deliver them one by one).
+fn one_segment_each(dgrams: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    dgrams
+        .iter()
+        .flat_map(|x| segments(x).map(|s| s.unwrap()))
+        .map(|(h, p)| {
+            let mut v = vec![0u8; OVERHEAD];
+            h.encode(&mut v);
+            v.extend_from_slice(p);
+            v
+        })
+        .collect()
+}
+
 fn read_all(k: &mut Kcp) -> Vec<u8> {
     let mut got = Vec::new();
     while let Some(x) = k.recv_bytes() {
@@ -538,17 +552,7 @@ fn acks_above_a_hole_are_repeated_once_with_the_next_acks() {
     for i in 0..5u8 {
         a.send(&[i; 100]).unwrap();
     }
-    let d = flush(&mut a, 0);
-    let segs: Vec<Vec<u8>> = d
-        .iter()
-        .flat_map(|x| segments(x).map(|s| s.unwrap()))
-        .map(|(h, p)| {
-            let mut v = vec![0u8; OVERHEAD];
-            h.encode(&mut v);
-            v.extend_from_slice(p);
-            v
-        })
-        .collect();
+    let segs = one_segment_each(&flush(&mut a, 0));
     assert_eq!(segs.len(), 5);
     let acks = |dgrams: &[Vec<u8>]| -> Vec<u32> {
         dgrams
@@ -685,16 +689,7 @@ fn in_order_data_is_acknowledged_within_2_ms_not_at_the_next_flush() {
     for i in 0..3u8 {
         a.send(&[i; 100]).unwrap();
     }
-    let segs: Vec<Vec<u8>> = flush(&mut a, 0)
-        .iter()
-        .flat_map(|x| segments(x).map(|s| s.unwrap()))
-        .map(|(h, p)| {
-            let mut v = vec![0u8; OVERHEAD];
-            h.encode(&mut v);
-            v.extend_from_slice(p);
-            v
-        })
-        .collect();
+    let segs = one_segment_each(&flush(&mut a, 0));
     b.update(100, |_| {});
     deliver(&mut b, 100, &segs[0..1]);
     assert!(b.check(100) > 100, "the first ACK waits");

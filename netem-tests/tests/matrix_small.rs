@@ -9,10 +9,9 @@ use netem_tests::matrix::{
 };
 use netem_tests::report::write_report;
 
-#[test]
-fn small_matrix_runs_and_reports() {
-    let out = std::env::temp_dir().join(format!("netem-small-{}", std::process::id()));
-    let cfg = small_matrix(MatrixConfig {
+/// The CI-sized matrix, both workloads, every transport it has.
+fn small(seed: u64, ours_tunnel: Option<PathBuf>) -> MatrixConfig {
+    small_matrix(MatrixConfig {
         losses: vec![],
         rtts: vec![],
         transports: all_transports(),
@@ -23,10 +22,16 @@ fn small_matrix_runs_and_reports() {
         rate: "100mbit".into(),
         queue: "1000".into(),
         jitter: "0ms".into(),
-        seed: 1,
+        seed,
         exe: PathBuf::from(env!("CARGO_BIN_EXE_netem-matrix")),
-        ours_tunnel: None,
-    });
+        ours_tunnel,
+    })
+}
+
+#[test]
+fn small_matrix_runs_and_reports() {
+    let out = std::env::temp_dir().join(format!("netem-small-{}", std::process::id()));
+    let cfg = small(1, None);
     let rows = run_matrix(&cfg, &out, |r| {
         eprintln!(
             "{} {} {}% {:?}",
@@ -101,21 +106,7 @@ fn our_cells_run_through_our_tunnel_programs() {
         return;
     }
     let out = std::env::temp_dir().join(format!("netem-tunnel-{}", std::process::id()));
-    let cfg = small_matrix(MatrixConfig {
-        losses: vec![],
-        rtts: vec![],
-        transports: vec![],
-        workloads: vec![Workload::Bulk, Workload::Interactive],
-        bulk_duration: Default::default(),
-        bulk_max_bytes: 0,
-        interactive_duration: Default::default(),
-        rate: "100mbit".into(),
-        queue: "1000".into(),
-        jitter: "0ms".into(),
-        seed: 2,
-        exe: PathBuf::from(env!("CARGO_BIN_EXE_netem-matrix")),
-        ours_tunnel: Some(dir),
-    });
+    let cfg = small(2, Some(dir));
     let cfg = MatrixConfig {
         losses: vec![5.0],
         transports: vec![

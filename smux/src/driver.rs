@@ -31,6 +31,10 @@ const IDLE_BUF: usize = 4096;
 const MIN_SPARE: usize = 128 * 1024;
 /// Reads (or writes) per driver poll before giving the other direction a turn.
 const OPS_PER_POLL: usize = 16;
+/// Bytes read or written in one driver poll that count as bulk traffic (see `Driver::spin_or_sleep`).
+const SPIN_BULK: usize = 32 * 1024;
+/// Runtime turns without data a driver spins after bulk traffic before it sleeps.
+const SPIN_TURNS: u32 = 16;
 
 enum Parse {
     /// The buffer holds no complete frame.
@@ -73,6 +77,11 @@ struct Core<T> {
     idle_tick: Option<(Pin<Box<Sleep>>, Duration)>,
     /// The timers were polled once (registered with the timer driver).
     timers_armed: bool,
+    /// Bytes the driver read or wrote since it last decided whether to spin (see
+    /// `Driver::spin_or_sleep`).
+    moved: usize,
+    /// Runtime turns the driver may still spin without data before it sleeps.
+    spins: u32,
 }
 
 impl<T: AsyncRead + Unpin> Driver<T> {
@@ -123,6 +132,8 @@ impl<T: AsyncRead + Unpin> Core<T> {
             ka_check,
             idle_tick,
             timers_armed: false,
+            moved: 0,
+            spins: 0,
         }
     }
 
@@ -287,6 +298,7 @@ impl<T: AsyncRead + Unpin> Core<T> {
                         self.idle_buf = false;
                     }
                     self.pending_in += n as u64;
+                    self.moved += n;
                 }
                 Poll::Ready(Err(e)) => {
                     self.read_done = true;
@@ -508,11 +520,48 @@ fn sweep_idle(inner: &mut Inner) {
     // No driver wake-up: this runs inside the driver's poll, before its write side.
 }
 
-impl<T: AsyncRead + Unpin> Future for Driver<T> {
-    type Output = ();
+/// What a driver poll asks of its task.
+enum Step {
+    /// The session has ended.
+    Done,
+    /// Run again after the runtime has looked for I/O events once, without sleeping.
+    Yield,
+}
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let Driver { shared, core: this } = &mut *self;
+impl<T: AsyncRead + Unpin> Driver<T> {
+    /// The driver task.
+    pub async fn run(mut self) {
+        loop {
+            match std::future::poll_fn(|cx| self.poll_step(cx)).await {
+                Step::Done => return,
+                // Deferred until the worker has polled the I/O driver (with a zero timeout).
+                Step::Yield => tokio::task::yield_now().await,
+            }
+        }
+    }
+
+    /// Whether to come back at once (`Step::Yield`) instead of sleeping until a wake-up. A driver that
+    /// has just moved a bulk of data expects more soon: on a fast transport the peer's next write (or
+    /// window update) arrives within microseconds, while a sleeping driver's thread costs the peer a
+    /// cross-CPU wake-up per write. A reader that drains faster than the sender fills would sleep
+    /// after every write; on a virtual machine those wake-ups cost more than the copies, and half the
+    /// throughput. So after bulk traffic the driver keeps looking, for up to `SPIN_TURNS` runtime
+    /// turns without any (each an I/O poll with zero timeout, other tasks run in between), and only
+    /// then sleeps.
+    fn spin_or_sleep(core: &mut Core<T>) -> Poll<Step> {
+        let bulk = std::mem::take(&mut core.moved) >= SPIN_BULK;
+        if bulk {
+            core.spins = SPIN_TURNS;
+        } else if core.spins == 0 {
+            return Poll::Pending;
+        } else {
+            core.spins -= 1;
+        }
+        Poll::Ready(Step::Yield)
+    }
+
+    fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Step> {
+        let Driver { shared, core: this } = self;
         let shared: &Shared = shared;
         for round in 0..8 {
             this.busy = false;
@@ -524,7 +573,9 @@ impl<T: AsyncRead + Unpin> Future for Driver<T> {
             let mut writer = writer::try_lock(shared);
             let w = match writer.as_mut() {
                 Some(wr) => {
+                    let before = wr.written;
                     let (progress, busy) = wr.poll_write_side(shared, cx, OPS_PER_POLL);
+                    this.moved += (wr.written - before) as usize;
                     this.busy |= busy;
                     progress
                 }
@@ -587,13 +638,13 @@ impl<T: AsyncRead + Unpin> Future for Driver<T> {
                 inner.driver_waker = None;
                 drop(inner);
                 shared.finished.notify_waiters();
-                return Poll::Ready(());
+                return Poll::Ready(Step::Done);
             }
             drop(writer);
             // Both sides wait for an event (their wakers are registered): another round would only
             // find the same.
             if (!r && !w) || !this.busy {
-                return Poll::Pending;
+                return Self::spin_or_sleep(this);
             }
         }
         // Still busy: let other tasks run, then come back.

@@ -31,10 +31,12 @@ const IDLE_BUF: usize = 4096;
 const MIN_SPARE: usize = 128 * 1024;
 /// Reads (or writes) per driver poll before giving the other direction a turn.
 const OPS_PER_POLL: usize = 16;
-/// Bytes read or written in one driver poll that count as bulk traffic (see `Driver::spin_or_sleep`).
+/// Bytes read in one driver poll that count as bulk traffic (see `Driver::spin_or_sleep`).
 const SPIN_BULK: usize = 32 * 1024;
-/// Runtime turns without data a driver spins after bulk traffic before it sleeps.
+/// Runtime turns without data a driver spins after bulk traffic before it sleeps, at most.
 const SPIN_TURNS: u32 = 16;
+/// A driver that stopped spinning (it did not pay) tries again after this many bulk reads.
+const SPIN_PROBE: u32 = 64;
 
 enum Parse {
     /// The buffer holds no complete frame.
@@ -77,11 +79,20 @@ struct Core<T> {
     idle_tick: Option<(Pin<Box<Sleep>>, Duration)>,
     /// The timers were polled once (registered with the timer driver).
     timers_armed: bool,
-    /// Bytes the driver read or wrote since it last decided whether to spin (see
-    /// `Driver::spin_or_sleep`).
-    moved: usize,
+    /// Bytes read since the driver last decided whether to spin (see `Driver::spin_or_sleep`).
+    bytes_read: usize,
+    /// Since then, a stream received data and its peer may send more at once (v1; v2 with window
+    /// left), so that more data may be about to arrive.
+    more_due: bool,
     /// Runtime turns the driver may still spin without data before it sleeps.
     spins: u32,
+    /// Turns a spin may take now: halved when a spin found nothing, doubled (up to `SPIN_TURNS`)
+    /// when it found data.
+    spin_limit: u32,
+    /// The driver yielded since its last bulk read.
+    spinning: bool,
+    /// Bulk reads while `spin_limit` is 0; every `SPIN_PROBE`-th tries one turn again.
+    probes: u32,
 }
 
 impl<T: AsyncRead + Unpin> Driver<T> {
@@ -132,8 +143,12 @@ impl<T: AsyncRead + Unpin> Core<T> {
             ka_check,
             idle_tick,
             timers_armed: false,
-            moved: 0,
+            bytes_read: 0,
+            more_due: false,
             spins: 0,
+            spin_limit: SPIN_TURNS,
+            spinning: false,
+            probes: 0,
         }
     }
 
@@ -298,7 +313,7 @@ impl<T: AsyncRead + Unpin> Core<T> {
                         self.idle_buf = false;
                     }
                     self.pending_in += n as u64;
-                    self.moved += n;
+                    self.bytes_read += n;
                 }
                 Poll::Ready(Err(e)) => {
                     self.read_done = true;
@@ -434,6 +449,13 @@ impl<T: AsyncRead + Unpin> Core<T> {
                         }
                         slot.recv_len += n;
                         slot.last_active = epoch;
+                        // v2: the peer may send until its unacknowledged bytes fill the window, and
+                        // unread bytes are among them. With less than half the window left it soon
+                        // waits for our UPD: a window ping-pong, where spinning only moves the
+                        // session's tasks between threads.
+                        let left = cfg.max_stream_buffer.saturating_sub(slot.recv_len);
+                        self.more_due |= cfg.version == 1
+                            || (left > cfg.max_stream_buffer / 2 && left >= SPIN_BULK);
                         if let Some(w) = slot.read_waker.take() {
                             self.wakers.push(w);
                         }
@@ -541,23 +563,48 @@ impl<T: AsyncRead + Unpin> Driver<T> {
     }
 
     /// Whether to come back at once (`Step::Yield`) instead of sleeping until a wake-up. A driver that
-    /// has just moved a bulk of data expects more soon: on a fast transport the peer's next write (or
-    /// window update) arrives within microseconds, while a sleeping driver's thread costs the peer a
-    /// cross-CPU wake-up per write. A reader that drains faster than the sender fills would sleep
-    /// after every write; on a virtual machine those wake-ups cost more than the copies, and half the
-    /// throughput. So after bulk traffic the driver keeps looking, for up to `SPIN_TURNS` runtime
-    /// turns without any (each an I/O poll with zero timeout, other tasks run in between), and only
-    /// then sleeps.
+    /// has just read a bulk of data, on a stream whose peer may send more at once, expects more soon:
+    /// on a fast transport the sender's next write arrives within microseconds, while a sleeping
+    /// driver's thread costs the sender a cross-CPU wake-up per write. A reader that drains faster
+    /// than the sender fills would sleep after every write; on a virtual machine those wake-ups cost
+    /// more than the copies, and half the throughput. So the driver keeps looking for a few runtime
+    /// turns (each an I/O poll with zero timeout; other tasks run in between) before it sleeps.
+    ///
+    /// How many adapts: on busy CPUs the sender is often not running while the reader spins, and
+    /// spinning takes CPU time from it. A spin that found nothing halves the turns of the next, one
+    /// that found data doubles them (up to `SPIN_TURNS`); at zero, every `SPIN_PROBE`-th bulk read
+    /// tries one turn.
     fn spin_or_sleep(core: &mut Core<T>) -> Poll<Step> {
-        let bulk = std::mem::take(&mut core.moved) >= SPIN_BULK;
+        let bulk = std::mem::take(&mut core.bytes_read) >= SPIN_BULK;
+        let bulk = std::mem::take(&mut core.more_due) && bulk;
         if bulk {
-            core.spins = SPIN_TURNS;
-        } else if core.spins == 0 {
-            return Poll::Pending;
-        } else {
-            core.spins -= 1;
+            if core.spinning {
+                // Data came while spinning: worth it.
+                core.spin_limit = (core.spin_limit * 2).clamp(1, SPIN_TURNS);
+            }
+            if core.spin_limit == 0 {
+                core.probes = core.probes.wrapping_add(1);
+                if core.probes % SPIN_PROBE != 0 {
+                    core.spinning = false;
+                    return Poll::Pending;
+                }
+                core.spins = 0;
+            } else {
+                core.spins = core.spin_limit - 1;
+            }
+            core.spinning = true;
+            return Poll::Ready(Step::Yield);
         }
-        Poll::Ready(Step::Yield)
+        if core.spinning {
+            if core.spins > 0 {
+                core.spins -= 1;
+                return Poll::Ready(Step::Yield);
+            }
+            // Nothing came: the sender is slower than a spin, or not running (busy CPUs).
+            core.spin_limit /= 2;
+            core.spinning = false;
+        }
+        Poll::Pending
     }
 
     fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Step> {
@@ -573,9 +620,7 @@ impl<T: AsyncRead + Unpin> Driver<T> {
             let mut writer = writer::try_lock(shared);
             let w = match writer.as_mut() {
                 Some(wr) => {
-                    let before = wr.written;
                     let (progress, busy) = wr.poll_write_side(shared, cx, OPS_PER_POLL);
-                    this.moved += (wr.written - before) as usize;
                     this.busy |= busy;
                     progress
                 }

@@ -94,35 +94,22 @@ impl AsyncRead for Stream {
                 .read_into(buf.initialize_unfilled_to(want), &mut inner.pins);
             buf.advance(n);
             slot.recv_len -= n;
-            // v2: whether this read owes the peer an UPD to write now.
-            let mut upd_now = false;
             if cfg.version == 2 {
                 // smux: UPD after the first read, then whenever half the stream buffer was consumed.
+                // Written by the driver, not from here: with many busy streams it sends their UPDs
+                // together in one transport write.
                 slot.num_read = slot.num_read.wrapping_add(n as u32);
                 slot.incr = slot.incr.wrapping_add(n as u32);
-                let half = slot.incr as usize >= cfg.max_stream_buffer / 2;
-                if half || slot.num_read == n as u32 {
+                if slot.incr as usize >= cfg.max_stream_buffer / 2 || slot.num_read == n as u32 {
                     slot.incr = 0;
                     if !slot.upd_pending {
                         slot.upd_pending = true;
                         inner.ctrl.push_back(Ctrl::Upd(self.sid));
-                        // A bulk reader writes the UPD itself: the peer's writer waits for it, and a
-                        // hand-over to the driver task (maybe on another thread) would delay it. The
-                        // first read's UPD (small exchanges) is the driver's, which writes it with
-                        // whatever else is queued, UPDs of other streams and replies alike.
-                        if half {
-                            upd_now = true;
-                        } else {
-                            inner.wake_driver();
-                        }
+                        inner.wake_driver();
                     }
                 }
             }
             inner.return_tokens(n);
-            if upd_now {
-                drop(guard);
-                writer::write_inline(&self.shared, cx);
-            }
             return Poll::Ready(Ok(()));
         }
         if slot.peer_fin {

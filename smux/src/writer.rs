@@ -41,8 +41,6 @@ pub(crate) struct Writer {
     pub shut_down: bool,
     /// Bytes written since `Inner::bytes_out` was last updated.
     pending_out: u64,
-    /// Bytes written in all (the driver compares it before and after its write side).
-    pub written: u64,
     /// The last gather left frames queued (batch full, or streams with more to send).
     more: bool,
     wakers: Vec<Waker>,
@@ -67,7 +65,6 @@ impl Writer {
             need_flush: false,
             shut_down: false,
             pending_out: 0,
-            written: 0,
             more: false,
             wakers: Vec::new(),
         }
@@ -326,7 +323,6 @@ impl Writer {
                     progress = true;
                     self.need_flush = true;
                     self.pending_out += n as u64;
-                    self.written += n as u64;
                     while n > 0 {
                         let Some(front) = self.out.front_mut() else {
                             break;

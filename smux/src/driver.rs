@@ -89,7 +89,7 @@ struct Core<T> {
     /// Turns a spin may take now: halved when a spin found nothing, doubled (up to `SPIN_TURNS`)
     /// when it found data.
     spin_limit: u32,
-    /// The driver yielded since its last bulk read.
+    /// The driver is spinning (it yielded instead of sleeping and has not slept since).
     spinning: bool,
     /// Bulk reads while `spin_limit` is 0; every `SPIN_PROBE`-th tries one turn again.
     probes: u32,
@@ -571,31 +571,19 @@ impl<T: AsyncRead + Unpin> Driver<T> {
     /// turns (each an I/O poll with zero timeout; other tasks run in between) before it sleeps.
     ///
     /// How many adapts: on busy CPUs the sender is often not running while the reader spins, and
-    /// spinning takes CPU time from it. A spin that found nothing halves the turns of the next, one
-    /// that found data doubles them (up to `SPIN_TURNS`); at zero, every `SPIN_PROBE`-th bulk read
-    /// tries one turn.
+    /// spinning takes CPU time from it. A spin that found nothing halves the turns of the next; data
+    /// (any amount: a spin catches it early, in smaller reads) doubles them, up to `SPIN_TURNS`, and
+    /// the spin goes on. At zero, every `SPIN_PROBE`-th bulk read tries one turn.
     fn spin_or_sleep(core: &mut Core<T>) -> Poll<Step> {
-        let bulk = std::mem::take(&mut core.bytes_read) >= SPIN_BULK;
-        let bulk = std::mem::take(&mut core.more_due) && bulk;
-        if bulk {
-            if core.spinning {
-                // Data came while spinning: worth it.
-                core.spin_limit = (core.spin_limit * 2).clamp(1, SPIN_TURNS);
-            }
-            if core.spin_limit == 0 {
-                core.probes = core.probes.wrapping_add(1);
-                if core.probes % SPIN_PROBE != 0 {
-                    core.spinning = false;
-                    return Poll::Pending;
-                }
-                core.spins = 0;
-            } else {
-                core.spins = core.spin_limit - 1;
-            }
-            core.spinning = true;
-            return Poll::Ready(Step::Yield);
-        }
+        let read = std::mem::take(&mut core.bytes_read);
+        let data = std::mem::take(&mut core.more_due) && read > 0;
         if core.spinning {
+            if data {
+                // Data came while spinning (a spin catches it early, in smaller reads): worth it.
+                core.spin_limit = (core.spin_limit * 2).clamp(1, SPIN_TURNS);
+                core.spins = core.spin_limit - 1;
+                return Poll::Ready(Step::Yield);
+            }
             if core.spins > 0 {
                 core.spins -= 1;
                 return Poll::Ready(Step::Yield);
@@ -603,8 +591,22 @@ impl<T: AsyncRead + Unpin> Driver<T> {
             // Nothing came: the sender is slower than a spin, or not running (busy CPUs).
             core.spin_limit /= 2;
             core.spinning = false;
+            return Poll::Pending;
         }
-        Poll::Pending
+        if !data || read < SPIN_BULK {
+            return Poll::Pending;
+        }
+        if core.spin_limit == 0 {
+            core.probes = core.probes.wrapping_add(1);
+            if core.probes % SPIN_PROBE != 0 {
+                return Poll::Pending;
+            }
+            core.spins = 0;
+        } else {
+            core.spins = core.spin_limit - 1;
+        }
+        core.spinning = true;
+        Poll::Ready(Step::Yield)
     }
 
     fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Step> {

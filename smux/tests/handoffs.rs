@@ -233,3 +233,44 @@ async fn fruitless_spins_get_shorter() {
         "after fruitless spins the driver sleeps at once: {per_burst:?}"
     );
 }
+
+/// While data keeps coming, in however small pieces (a spinning reader catches the sender's writes
+/// early), the driver keeps spinning: here 40 unannounced pieces follow a bulk read, each after a
+/// `Pending`, more than one spin's turns in all.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn spin_goes_on_while_data_trickles_in() {
+    let data = pattern(9, 40_000 + 40 * 1000);
+    let mut reads = vec![Read::Data(encode(
+        1,
+        &[
+            Frame::Syn { sid: 3 },
+            Frame::Psh {
+                sid: 3,
+                data: Bytes::copy_from_slice(&data[..40_000]),
+            },
+        ],
+    ))];
+    for piece in data[40_000..].chunks(1000) {
+        reads.push(Read::SilentPending);
+        reads.push(Read::Data(encode(
+            1,
+            &[Frame::Psh {
+                sid: 3,
+                data: Bytes::copy_from_slice(piece),
+            }],
+        )));
+    }
+    let io = Scripted::new(reads);
+    let cfg = Config {
+        keep_alive_disabled: true,
+        ..Config::default()
+    };
+    let server = Session::server(io, cfg).unwrap();
+    let mut s = server.accept_stream().await.unwrap();
+    let mut got = vec![0u8; data.len()];
+    tokio::time::timeout(Duration::from_secs(60), s.read_exact(&mut got))
+        .await
+        .expect("every piece was read without a wake-up")
+        .unwrap();
+    assert_eq!(got, data);
+}

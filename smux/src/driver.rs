@@ -86,8 +86,8 @@ struct Core<T> {
     more_due: bool,
     /// Runtime turns the driver may still spin without data before it sleeps.
     spins: u32,
-    /// Turns a spin may take now: halved when a spin found nothing, doubled (up to `SPIN_TURNS`)
-    /// when it found data.
+    /// Turns a spin may take now: one less after a spin that found nothing, doubled (up to
+    /// `SPIN_TURNS`) when it found data.
     spin_limit: u32,
     /// The driver is spinning (it yielded instead of sleeping and has not slept since).
     spinning: bool,
@@ -570,10 +570,11 @@ impl<T: AsyncRead + Unpin> Driver<T> {
     /// more than the copies, and half the throughput. So the driver keeps looking for a few runtime
     /// turns (each an I/O poll with zero timeout; other tasks run in between) before it sleeps.
     ///
-    /// How many adapts: on busy CPUs the sender is often not running while the reader spins, and
-    /// spinning takes CPU time from it. A spin that found nothing halves the turns of the next; data
-    /// (any amount: a spin catches it early, in smaller reads) doubles them, up to `SPIN_TURNS`, and
-    /// the spin goes on. At zero, every `SPIN_PROBE`-th bulk read tries one turn.
+    /// How many adapts: a spin that found nothing gives the next one turn less; data (any amount: a
+    /// spin catches it early, in smaller reads) doubles the turns, up to `SPIN_TURNS`, and the spin
+    /// goes on. At zero, every `SPIN_PROBE`-th bulk read tries one turn. (Halving on a fruitless spin
+    /// was too eager: on an idle machine some spins find nothing, the shorter spins then missed more
+    /// and the slow mode was back; one turn less only stops a spin that keeps finding nothing.)
     fn spin_or_sleep(core: &mut Core<T>) -> Poll<Step> {
         let read = std::mem::take(&mut core.bytes_read);
         let data = std::mem::take(&mut core.more_due) && read > 0;
@@ -588,8 +589,8 @@ impl<T: AsyncRead + Unpin> Driver<T> {
                 core.spins -= 1;
                 return Poll::Ready(Step::Yield);
             }
-            // Nothing came: the sender is slower than a spin, or not running (busy CPUs).
-            core.spin_limit /= 2;
+            // Nothing came: the sender is slower than a spin, or not running.
+            core.spin_limit = core.spin_limit.saturating_sub(1);
             core.spinning = false;
             return Poll::Pending;
         }

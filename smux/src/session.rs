@@ -117,7 +117,11 @@ impl Session {
         // The driver reads; the write half is shared (see `writer`).
         let (read_half, write_half) = tokio::io::split(io);
         let shared = Shared::new(config, client, Box::pin(write_half));
-        tokio::spawn(Driver::new(read_half, shared.clone()).instrument(span));
+        tokio::spawn(
+            Driver::new(read_half, shared.clone())
+                .run()
+                .instrument(span),
+        );
         Ok(Session { shared })
     }
 

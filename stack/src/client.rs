@@ -16,7 +16,6 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::stream::{Stream, Usage};
 
-/// How often the connect probe looks at the KCP session's unacknowledged count.
 /// How often a scavenger looks at an expired session.
 const SCAVENGE_PERIOD: Duration = Duration::from_secs(1);
 
@@ -38,6 +37,24 @@ const SCAVENGE_PERIOD: Duration = Duration::from_secs(1);
 /// # Ok(()) }
 /// ```
 pub async fn connect(addr: impl ToSocketAddrs, config: &Config) -> Result<Client, Error> {
+    open(addr, config, true).await
+}
+
+/// Opens a client as [`connect`] does, but without the probe, as kcptun's client: nothing is sent until the
+/// first stream opens, which then costs no extra round trip. A server that cannot be reached shows later,
+/// as streams that fail (their session is replaced), not as an error here.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), stack::Error> {
+/// let client = stack::connect_lazy("127.0.0.1:29900", &stack::Config::default()).await?;
+/// let s = client.open_stream().await?;
+/// # drop(s); Ok(()) }
+/// ```
+pub async fn connect_lazy(addr: impl ToSocketAddrs, config: &Config) -> Result<Client, Error> {
+    open(addr, config, false).await
+}
+
+async fn open(addr: impl ToSocketAddrs, config: &Config, probe: bool) -> Result<Client, Error> {
     config.validate()?;
     let remote = tokio::net::lookup_host(addr)
         .await?
@@ -51,7 +68,7 @@ pub async fn connect(addr: impl ToSocketAddrs, config: &Config) -> Result<Client
         next: AtomicUsize::new(0),
         created: AtomicUsize::new(0),
     });
-    let first = inner.new_mux(true).await?;
+    let first = inner.new_mux(probe).await?;
     *inner.slots[0].lock().await = Some(first);
     Ok(Client { inner })
 }

@@ -34,7 +34,7 @@ mod listener;
 pub mod snappy;
 mod stream;
 
-pub use client::{Client, ClientStats, connect};
+pub use client::{Client, ClientStats, connect, connect_lazy};
 pub use config::{Config, Mode};
 pub use error::Error;
 pub use listener::KcpSmuxListener;

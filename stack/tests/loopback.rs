@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use stack::{Config, Error, KcpSmuxListener, Mode, connect};
+use stack::{Config, Error, KcpSmuxListener, Mode, connect, connect_lazy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -132,6 +132,52 @@ async fn connect_times_out_without_a_server() {
         Err(Error::ConnectTimedOut { after, .. }) => assert_eq!(after, cfg.connect_timeout),
         other => panic!("expected ConnectTimedOut, got {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_lazy_sends_nothing_until_a_stream_opens() {
+    // A socket standing in for the server: loopback delivers a datagram within the send call, so
+    // what connect sent is readable as soon as it returns.
+    let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let cfg = config(true, 1);
+    let mut buf = [0u8; 2048];
+    let client = connect_lazy(addr, &cfg).await.unwrap();
+    assert!(
+        silent.try_recv_from(&mut buf).is_err(),
+        "connect_lazy sent a datagram"
+    );
+    // The first stream goes out at once (kcptun's client does the same: no probe round trip).
+    let mut s = client.open_stream().await.unwrap();
+    s.write_all(b"hello").await.unwrap();
+    let (n, _) = tokio::time::timeout(LIMIT, silent.recv_from(&mut buf))
+        .await
+        .expect("the stream's first datagram")
+        .unwrap();
+    assert!(n > 0);
+    // `connect` probes first, so a datagram is there when it gives up.
+    let cfg = Config {
+        connect_timeout: Duration::from_millis(200),
+        ..cfg
+    };
+    let silent2 = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    assert!(connect(silent2.local_addr().unwrap(), &cfg).await.is_err());
+    assert!(silent2.try_recv_from(&mut buf).is_ok(), "connect probes");
+    // And against a real server, the lazy client works as the probing one.
+    let listener = KcpSmuxListener::bind("127.0.0.1:0", config(true, 1))
+        .await
+        .unwrap();
+    let server = listener.local_addr();
+    let _echo = spawn_echo(listener);
+    let client = connect_lazy(server, &config(true, 1)).await.unwrap();
+    let mut s = client.open_stream().await.unwrap();
+    s.write_all(b"ping").await.unwrap();
+    let mut got = [0u8; 4];
+    tokio::time::timeout(LIMIT, s.read_exact(&mut got))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&got, b"ping");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,8 +16,9 @@ pub async fn run(s: ClientSettings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on TCP {local}"))?;
     tracing::info!("listening on: {}", listener.local_addr()?);
     tracing::info!("remote address: {}", s.remoteaddr);
-    // As kcptun, nothing is sent until the first TCP connection arrives; the client is then kept (it replaces
-    // dead sessions by itself) and rebuilt only if the server could not be reached at all.
+    // As kcptun, nothing is sent until the first TCP connection arrives, and that connection's stream goes out
+    // at once (no probe round trip first: `connect_lazy`); the client is then kept (it replaces dead
+    // sessions by itself) and rebuilt only if opening a stream failed.
     let client: Arc<Mutex<Option<stack::Client>>> = Arc::new(Mutex::new(None));
     loop {
         let (tcp, peer) = match listener.accept().await {
@@ -47,9 +48,9 @@ async fn get_client(
         return Ok(c.clone());
     }
     let remote = crate::addr::resolve(&s.remoteaddr)?;
-    let c = stack::connect(remote, &s.config)
+    let c = stack::connect_lazy(remote, &s.config)
         .await
-        .with_context(|| format!("cannot reach the server at {remote}"))?;
+        .with_context(|| format!("cannot open a client to {remote}"))?;
     tracing::info!("connected to {remote} ({} session(s))", s.config.conn);
     Ok(slot.insert(c).clone())
 }

@@ -568,7 +568,7 @@ async fn tunnel_cell(
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("{}: {e}", bins.client.display()))?;
-        // Wait (bounded) for kcptun-client to listen.
+        // Wait (bounded) for the client program to listen.
         let mut s = None;
         for _ in 0..100 {
             if let Ok(c) = tokio::net::TcpStream::connect(("127.0.0.1", cport)).await {

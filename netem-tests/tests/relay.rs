@@ -31,6 +31,15 @@ fn links(a: ImpairArgs) -> (LinkConfig, LinkConfig) {
     a.links().unwrap()
 }
 
+/// A KCP listener on loopback and its address.
+async fn kcp_listener(cfg: &kcp::net::Config) -> (kcp::net::KcpListener, SocketAddr) {
+    let listener = kcp::net::KcpListener::bind(lo(), cfg.clone())
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
 #[tokio::test]
 async fn delay_is_applied_per_direction() {
     let echo = udp_echo().await;
@@ -150,10 +159,7 @@ async fn kcp_stream_through_lossy_relay_is_intact() {
         recv_window: 256,
         ..Default::default()
     };
-    let listener = kcp::net::KcpListener::bind(lo(), cfg.clone())
-        .await
-        .unwrap();
-    let server_addr = listener.local_addr().unwrap();
+    let (listener, server_addr) = kcp_listener(&cfg).await;
     let server = tokio::spawn(async move {
         let (s, _) = listener.accept().await.unwrap();
         workload::serve(s).await
@@ -194,10 +200,7 @@ async fn adaptive_parity_leaves_parity_out_of_bulk_only() {
     const BULK: usize = 4 << 20;
     // Defaults: AES, FEC 10/3, automatic windows, adaptive parity.
     let cfg = kcp::net::Config::default();
-    let listener = kcp::net::KcpListener::bind(lo(), cfg.clone())
-        .await
-        .unwrap();
-    let server_addr = listener.local_addr().unwrap();
+    let (listener, server_addr) = kcp_listener(&cfg).await;
     let server = tokio::spawn(async move {
         let (mut s, _) = listener.accept().await.unwrap();
         let mut buf = vec![0u8; 64 << 10];
@@ -414,10 +417,7 @@ async fn a_sessions_datagrams_leave_in_the_order_sealed() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     const BULK: usize = 16 << 20;
     let cfg = kcp::net::Config::default();
-    let listener = kcp::net::KcpListener::bind(lo(), cfg.clone())
-        .await
-        .unwrap();
-    let server_addr = listener.local_addr().unwrap();
+    let (listener, server_addr) = kcp_listener(&cfg).await;
     let server = tokio::spawn(async move {
         let (mut s, _) = listener.accept().await.unwrap();
         let mut buf = vec![0u8; 64 << 10];

@@ -96,46 +96,54 @@ fn encode(version: u8, frames: &[Frame]) -> Vec<u8> {
     b.to_vec()
 }
 
+fn psh(data: &[u8]) -> Frame {
+    Frame::Psh {
+        sid: 3,
+        data: Bytes::copy_from_slice(data),
+    }
+}
+
+/// A server session over `io` with keepalive off (nothing but the script drives it).
+fn server(io: Scripted, version: u8) -> Session {
+    let cfg = Config {
+        version,
+        keep_alive_disabled: true,
+        ..Config::default()
+    };
+    Session::server(io, cfg).unwrap()
+}
+
+/// Accepts stream 3 and reads `data` from it, bounded by a (virtual) minute.
+async fn read_through(server: &Session, data: &[u8], what: &str) {
+    let mut s = server.accept_stream().await.unwrap();
+    let mut got = vec![0u8; data.len()];
+    tokio::time::timeout(Duration::from_secs(60), s.read_exact(&mut got))
+        .await
+        .expect(what)
+        .unwrap();
+    assert_eq!(got, data);
+}
+
 /// After a bulk read the driver looks at the transport again without being woken: here the second
 /// part of the data is never announced, so without that the stream would wait forever (the paused
 /// clock runs the timeout at once when nothing else can run).
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn driver_reads_on_after_bulk_data_without_a_wakeup() {
     let data = pattern(3, 41_000);
-    let first = encode(
-        1,
-        &[
-            Frame::Syn { sid: 3 },
-            Frame::Psh {
-                sid: 3,
-                data: Bytes::copy_from_slice(&data[..40_000]),
-            },
-        ],
-    );
-    let second = encode(
-        1,
-        &[Frame::Psh {
-            sid: 3,
-            data: Bytes::copy_from_slice(&data[40_000..]),
-        }],
-    );
+    let first = encode(1, &[Frame::Syn { sid: 3 }, psh(&data[..40_000])]);
+    let second = encode(1, &[psh(&data[40_000..])]);
     let io = Scripted::new(vec![
         Read::Data(first),
         Read::SilentPending,
         Read::Data(second),
     ]);
-    let cfg = Config {
-        keep_alive_disabled: true,
-        ..Config::default()
-    };
-    let server = Session::server(io, cfg).unwrap();
-    let mut s = server.accept_stream().await.unwrap();
-    let mut got = vec![0u8; data.len()];
-    tokio::time::timeout(Duration::from_secs(60), s.read_exact(&mut got))
-        .await
-        .expect("the data after the unannounced pause was read")
-        .unwrap();
-    assert_eq!(got, data);
+    let server = server(io, 1);
+    read_through(
+        &server,
+        &data,
+        "the data after the unannounced pause was read",
+    )
+    .await;
 }
 
 /// No spinning in a v2 window ping-pong: once the peer's window is used up it must wait for our UPD,
@@ -149,23 +157,12 @@ async fn no_spin_when_the_peer_window_is_used_up() {
             version,
             &[
                 Frame::Syn { sid: 3 },
-                Frame::Psh {
-                    sid: 3,
-                    data: Bytes::copy_from_slice(&data[..32768]),
-                },
-                Frame::Psh {
-                    sid: 3,
-                    data: Bytes::copy_from_slice(&data[32768..]),
-                },
+                psh(&data[..32768]),
+                psh(&data[32768..]),
             ],
         );
         let io = Scripted::new(vec![Read::Data(frames)]);
-        let cfg = Config {
-            version,
-            keep_alive_disabled: true,
-            ..Config::default()
-        };
-        let server = Session::server(io.clone(), cfg).unwrap();
+        let server = server(io.clone(), version);
         let s = server.accept_stream().await.unwrap();
         // The application does not read: the 64 KiB fill the v2 window.
         for _ in 0..200 {
@@ -189,11 +186,7 @@ async fn no_spin_when_the_peer_window_is_used_up() {
 #[tokio::test(flavor = "current_thread")]
 async fn fruitless_spins_get_shorter() {
     let io = Scripted::new(vec![Read::Data(encode(1, &[Frame::Syn { sid: 3 }]))]);
-    let cfg = Config {
-        keep_alive_disabled: true,
-        ..Config::default()
-    };
-    let server = Session::server(io.clone(), cfg).unwrap();
+    let server = server(io.clone(), 1);
     let mut s = server.accept_stream().await.unwrap();
     let chunk = pattern(7, 40_000);
     let mut got = vec![0u8; chunk.len()];
@@ -202,13 +195,7 @@ async fn fruitless_spins_get_shorter() {
         let waker = {
             let mut st = io.0.lock().unwrap();
             st.idle_polls = 0;
-            st.reads.push_back(Read::Data(encode(
-                1,
-                &[Frame::Psh {
-                    sid: 3,
-                    data: Bytes::copy_from_slice(&chunk),
-                }],
-            )));
+            st.reads.push_back(Read::Data(encode(1, &[psh(&chunk)])));
             st.parked
                 .take()
                 .expect("the driver waits for the transport")
@@ -242,35 +229,12 @@ async fn spin_goes_on_while_data_trickles_in() {
     let data = pattern(9, 40_000 + 40 * 1000);
     let mut reads = vec![Read::Data(encode(
         1,
-        &[
-            Frame::Syn { sid: 3 },
-            Frame::Psh {
-                sid: 3,
-                data: Bytes::copy_from_slice(&data[..40_000]),
-            },
-        ],
+        &[Frame::Syn { sid: 3 }, psh(&data[..40_000])],
     ))];
     for piece in data[40_000..].chunks(1000) {
         reads.push(Read::SilentPending);
-        reads.push(Read::Data(encode(
-            1,
-            &[Frame::Psh {
-                sid: 3,
-                data: Bytes::copy_from_slice(piece),
-            }],
-        )));
+        reads.push(Read::Data(encode(1, &[psh(piece)])));
     }
-    let io = Scripted::new(reads);
-    let cfg = Config {
-        keep_alive_disabled: true,
-        ..Config::default()
-    };
-    let server = Session::server(io, cfg).unwrap();
-    let mut s = server.accept_stream().await.unwrap();
-    let mut got = vec![0u8; data.len()];
-    tokio::time::timeout(Duration::from_secs(60), s.read_exact(&mut got))
-        .await
-        .expect("every piece was read without a wake-up")
-        .unwrap();
-    assert_eq!(got, data);
+    let server = server(Scripted::new(reads), 1);
+    read_through(&server, &data, "every piece was read without a wake-up").await;
 }

@@ -51,7 +51,8 @@ async fn get_client(
     let c = stack::connect_lazy(remote, &s.config)
         .await
         .with_context(|| format!("cannot open a client to {remote}"))?;
-    tracing::info!("connected to {remote} ({} session(s))", s.config.conn);
+    // Nothing has been exchanged yet (no probe), so this is not "connected".
+    tracing::info!("client to {remote} ready ({} session(s))", s.config.conn);
     Ok(slot.insert(c).clone())
 }
 

@@ -16,7 +16,7 @@ use super::config::Config;
 use super::core::Core;
 use super::demux::{Route, route};
 use super::envelope::{Crypt, Envelope, Opened};
-use super::session::{EndReason, EndpointShared, Live, Session};
+use super::session::{EndReason, EndpointShared, Live, Session, count_sealed};
 use super::stats::{Snmp, snmp};
 use super::stream::KcpStream;
 use super::timer::TimerHeap;
@@ -218,13 +218,6 @@ fn hold_writers(shared: &EndpointShared, tx: &TxQueue, holding: &mut bool) {
         shared.tx_order().driver_unsent = true;
         *holding = true;
     }
-}
-
-/// Counts the datagrams the driver sealed since `before` (its queue's length and bytes then).
-fn count_sealed(tx: &TxQueue, before: (usize, usize)) {
-    let snmp = snmp();
-    Snmp::add(&snmp.out_pkts, (tx.len() - before.0) as u64);
-    Snmp::add(&snmp.out_bytes, (tx.bytes() - before.1) as u64);
 }
 
 impl Inner {

@@ -100,6 +100,14 @@ pub(crate) struct TxOrder {
     pub(crate) driver_unsent: bool,
 }
 
+/// Counts (SNMP `OutPkts`, `OutBytes`) the datagrams sealed into `tx` since `before`, its length and bytes
+/// then; writers and the driver count at sealing time, before the datagrams change hands.
+pub(crate) fn count_sealed(tx: &TxQueue, before: (usize, usize)) {
+    let snmp = super::stats::snmp();
+    super::stats::Snmp::add(&snmp.out_pkts, (tx.len() - before.0) as u64);
+    super::stats::Snmp::add(&snmp.out_bytes, (tx.bytes() - before.1) as u64);
+}
+
 impl EndpointShared {
     pub(crate) fn new(udp: Arc<Udp>) -> std::io::Result<Arc<Self>> {
         let local = udp.local_addr()?;
@@ -276,9 +284,7 @@ impl Session {
                 }
                 return;
             }
-            let s = super::stats::snmp();
-            super::stats::Snmp::add(&s.out_pkts, tx.len() as u64);
-            super::stats::Snmp::add(&s.out_bytes, tx.bytes() as u64);
+            count_sealed(&tx, (0, 0));
             // In line before the session's next seal can be (see `TxOrder`).
             let mut order = ep.tx_order();
             drop(st);

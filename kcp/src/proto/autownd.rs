@@ -69,8 +69,7 @@ pub(crate) struct WindowSizer {
     sent_last: Option<u32>,
     delivered: u64,
     /// Delivery rates of the last intervals, segments per second.
-    rates: [u64; SAMPLES],
-    next: usize,
+    rates: RecentMax,
 }
 
 impl WindowSizer {
@@ -90,8 +89,7 @@ impl WindowSizer {
             sent_start: None,
             sent_last: None,
             delivered: 0,
-            rates: [0; SAMPLES],
-            next: 0,
+            rates: RecentMax::default(),
         }
     }
 
@@ -143,30 +141,23 @@ impl WindowSizer {
     }
 
     /// One ACK-carrying datagram processed at `now`: `acked` segments newly acknowledged, `rtt` its sample
-    /// and `sent_at` the send time its ACKs echo (the caller's clock).
+    /// (from the send time its ACKs echo, which is therefore `now - rtt`).
     /// `app_limited`: the sender has nothing queued and room in the pipe, so the rate it sees is the
     /// application's, not the path's (such a sample only counts if it raises the maximum, as in BBR).
-    pub(crate) fn on_ack(
-        &mut self,
-        now: u32,
-        acked: u32,
-        rtt: Option<u32>,
-        sent_at: Option<u32>,
-        app_limited: bool,
-    ) {
+    pub(crate) fn on_ack(&mut self, now: u32, acked: u32, rtt: Option<u32>, app_limited: bool) {
         if !self.is_auto() {
             return;
         }
         if let Some(r) = rtt {
+            let sent = now.wrapping_sub(r);
+            if self
+                .sent_last
+                .is_none_or(|last| (sent.wrapping_sub(last) as i32) > 0)
+            {
+                self.sent_last = Some(sent);
+            }
             let r = r.max(1);
             self.min_rtt = Some(self.min_rtt.map_or(r, |m| m.min(r)));
-        }
-        if let Some(ts) = sent_at
-            && self
-                .sent_last
-                .is_none_or(|last| (ts.wrapping_sub(last) as i32) > 0)
-        {
-            self.sent_last = Some(ts);
         }
         let Some(start) = self.start else {
             self.start = Some(now);
@@ -198,8 +189,7 @@ impl WindowSizer {
         if app_limited && rate < self.max_rate() {
             return;
         }
-        self.rates[self.next] = rate;
-        self.next = (self.next + 1) % SAMPLES;
+        self.rates.push(rate);
         self.resize(app_limited);
     }
 
@@ -214,7 +204,7 @@ impl WindowSizer {
     }
 
     fn max_rate(&self) -> u64 {
-        self.rates.iter().copied().max().unwrap_or(0)
+        self.rates.max()
     }
 
     fn resize(&mut self, app_limited: bool) {
@@ -228,11 +218,12 @@ impl WindowSizer {
                 self.full_rounds += 1;
             }
         }
+        let full = self.full_rounds >= FULL_ROUNDS;
         // ACKs held by the peer: at most the flush interval's worth (the most a kcp-go peer holds), and all
         // of it in startup, where the rate estimate lags and every burst looks like excess anyway, and where
         // the pipe must grow ahead of the rate it measures.
         let interval_worth = rate * u64::from(self.ack_delay) / 1000;
-        let held = if self.full_rounds >= FULL_ROUNDS {
+        let held = if full {
             self.agg.allowance().min(interval_worth)
         } else {
             interval_worth
@@ -241,11 +232,7 @@ impl WindowSizer {
         let sized = |gain_x4: u64| ((gain_x4 * bdp / 4) + SLACK).min(u64::from(u32::MAX)) as u32;
         let ceil = self.ceil.max(self.floor);
         self.wnd = sized(WINDOW_GAIN_X4).clamp(self.floor, ceil);
-        let gain = if self.full_rounds >= FULL_ROUNDS {
-            PIPE_GAIN_X4
-        } else {
-            STARTUP_GAIN_X4
-        };
+        let gain = if full { PIPE_GAIN_X4 } else { STARTUP_GAIN_X4 };
         // Not floored at the configured window: that one is the writers' floor and the first pipe, but a pipe
         // larger than the path holds overflows the bottleneck on every round trip, and nothing else would
         // throttle it (the span keeps sliding past holes).
@@ -264,8 +251,7 @@ struct Aggregation {
     acked: u64,
     /// Largest excess in the current sampling interval, and in each of the last [`SAMPLES`].
     current: u64,
-    past: [u64; SAMPLES],
-    next: usize,
+    past: RecentMax,
 }
 
 impl Aggregation {
@@ -290,19 +276,31 @@ impl Aggregation {
     }
 
     fn end_interval(&mut self) {
-        self.past[self.next] = self.current;
-        self.next = (self.next + 1) % SAMPLES;
+        self.past.push(self.current);
         self.current = 0;
     }
 
     /// Segments beyond the BDP the pipe needs so that bursts of ACKs do not starve it.
     fn allowance(&self) -> u64 {
-        self.past
-            .iter()
-            .copied()
-            .max()
-            .unwrap_or(0)
-            .max(self.current)
+        self.past.max().max(self.current)
+    }
+}
+
+/// The largest of the last [`SAMPLES`] values pushed (0 before any).
+#[derive(Clone, Debug, Default)]
+struct RecentMax {
+    values: [u64; SAMPLES],
+    next: usize,
+}
+
+impl RecentMax {
+    fn push(&mut self, v: u64) {
+        self.values[self.next] = v;
+        self.next = (self.next + 1) % SAMPLES;
+    }
+
+    fn max(&self) -> u64 {
+        self.values.iter().copied().max().unwrap_or(0)
     }
 }
 
@@ -316,7 +314,7 @@ mod tests {
             let rate_per_ms = s.pipe().min(path_bdp) as f64 / rtt as f64;
             // Whole segments: spread the fraction over the ms ticks.
             let acked = ((t + 1) as f64 * rate_per_ms) as u32 - (t as f64 * rate_per_ms) as u32;
-            s.on_ack(t, acked, Some(rtt), Some(t.saturating_sub(rtt)), false);
+            s.on_ack(t, acked, Some(rtt), false);
         }
         from + ms
     }
@@ -348,9 +346,9 @@ mod tests {
                 continue;
             }
             for sent in held.drain(..) {
-                s.on_ack(t, 10, Some(t - sent), Some(sent), false);
+                s.on_ack(t, 10, Some(t - sent), false);
             }
-            s.on_ack(t, 10, Some(20), Some(t - 20), false);
+            s.on_ack(t, 10, Some(20), false);
         }
         assert!(
             s.max_rate() <= 11_000,
@@ -366,7 +364,7 @@ mod tests {
             let rate_per_ms = s.pipe().min(path_bdp) as f64 / rtt as f64;
             held += ((t + 1) as f64 * rate_per_ms) as u32 - (t as f64 * rate_per_ms) as u32;
             if t % hold == 0 {
-                s.on_ack(t, held, Some(rtt), Some(t.saturating_sub(rtt)), false);
+                s.on_ack(t, held, Some(rtt), false);
                 held = 0;
             }
         }
@@ -395,13 +393,7 @@ mod tests {
         let mut s = WindowSizer::new(128, 8192);
         // A trickle keeps the writers' window at its floor and the pipe small.
         for t in 0..3000 {
-            s.on_ack(
-                t,
-                u32::from(t % 100 == 0),
-                Some(100),
-                Some(t.saturating_sub(100)),
-                true,
-            );
+            s.on_ack(t, u32::from(t % 100 == 0), Some(100), true);
         }
         assert_eq!((s.window(), s.pipe()), (128, MIN_PIPE));
         // Bulk after the trickle is still in startup: the pipe doubles per interval, not 1.25x.

@@ -679,9 +679,8 @@ impl Kcp {
             if acked > 0 || rtt_sample.is_some() {
                 let app_limited =
                     self.nothing_queued() && self.snd_buf.unacked() < self.sizer.pipe() as usize;
-                let sent_at = latest_ack_ts.filter(|_| regular);
                 self.sizer
-                    .on_ack(now, acked as u32, rtt_sample, sent_at, app_limited);
+                    .on_ack(now, acked as u32, rtt_sample, app_limited);
             }
             pipe_freed = acked > 0 && self.queued() > 0;
         }

@@ -706,3 +706,36 @@ fn in_order_data_is_acknowledged_within_2_ms_not_at_the_next_flush() {
     assert_eq!(acks.iter().map(|h| h.sn).collect::<Vec<_>>(), [2]);
     assert_eq!(acks[0].una, 3);
 }
+
+#[test]
+fn held_acks_are_due_2_ms_after_the_oldest_even_when_no_more_data_comes() {
+    // `check` and `update` leave held ACKs to the next flush (30 ms here, as kcp-go); `ack_due` tells a
+    // caller that flushes writes at once (the tokio edge) when to send them, and `update_acks` sends them.
+    let c = KcpConfig {
+        preset: Preset::Fast,
+        ..cfg(false)
+    };
+    let mut a = Kcp::new(1, &c).unwrap();
+    let mut b = Kcp::new(1, &c).unwrap();
+    a.send(&[1; 100]).unwrap();
+    let segs = one_segment_each(&flush(&mut a, 0));
+    b.update(100, |_| {});
+    assert_eq!(b.ack_due(100), None, "nothing held");
+    deliver(&mut b, 100, &segs[0..1]);
+    assert!(b.check(100) > 102, "the next flush is later");
+    assert_eq!(b.ack_due(100), Some(102));
+    assert_eq!(b.ack_due(105), Some(105), "never before now");
+    let mut out = Vec::new();
+    b.update_acks(101, |d| out.push(d.to_vec()));
+    assert!(out.is_empty(), "held at 1 ms");
+    b.update(102, |d| out.push(d.to_vec()));
+    assert!(out.is_empty(), "update leaves them to the next flush");
+    b.update_acks(102, |d| out.push(d.to_vec()));
+    let acks: Vec<SegmentHeader> = out
+        .iter()
+        .flat_map(|x| segments(x).map(|s| s.unwrap().0))
+        .collect();
+    assert_eq!(acks.len(), 1, "{acks:?}");
+    assert_eq!((acks[0].cmd, acks[0].sn), (Cmd::Ack, 0));
+    assert_eq!(b.ack_due(102), None, "sent");
+}

@@ -148,18 +148,26 @@ impl Core {
         self.kcp.pipe_limited(now)
     }
 
+    /// What input asked for, and held ACKs once due (see [`Kcp::update_acks`]).
+    pub(crate) fn update_acks(&mut self, now: u32, out: impl FnMut(&mut [u8])) {
+        self.kcp.update_acks(now, out);
+    }
+
     pub(crate) fn flush_acks(&mut self, now: u32, out: impl FnMut(&mut [u8])) {
         self.kcp.flush_acks(now, out);
     }
 
     /// Milliseconds until the core next needs a flush, or `None` while it has nothing outstanding:
-    /// such a session needs no timer (ACKs go out after each receive batch, writes poke the driver,
-    /// a reopened receive window pokes it too), so idle sessions cost no wake-ups.
+    /// such a session needs no timer (writes poke the driver, a reopened receive window pokes it too),
+    /// so idle sessions cost no wake-ups. ACKs held back count as outstanding: they are due 2 ms after
+    /// the oldest.
     pub(crate) fn next_wake(&self, now: u32) -> Option<u32> {
+        let acks = self.kcp.ack_due(now).map(|at| at.wrapping_sub(now));
         if self.kcp.wait_snd() == 0 {
-            return None;
+            return acks;
         }
-        Some(self.kcp.check(now).wrapping_sub(now).min(60_000))
+        let flush = self.kcp.check(now).wrapping_sub(now).min(60_000);
+        Some(acks.map_or(flush, |a| a.min(flush)))
     }
 
     pub(crate) fn fill_stats(&self, s: &mut SessionStats) {

@@ -22,6 +22,16 @@ use super::stream::KcpStream;
 use super::timer::TimerHeap;
 use super::udp::{TxQueue, Udp};
 
+/// How much [`Inner::service`] flushes.
+#[derive(Clone, Copy, Debug)]
+enum Flush {
+    /// Everything (kcp-go `flush(false)`): after writes and when the session starts.
+    Now,
+    /// After received datagrams and on the timer: see `Live::flush_due` (a session with nothing to
+    /// send holds ACKs of in-order data up to 2 ms).
+    Due,
+}
+
 /// KCP header size; shorter post-crypto datagrams are dropped.
 const KCP_OVERHEAD: usize = 24;
 /// A session quiet (nothing queued, in flight or unread) this long gives back its window-sized buffers.
@@ -108,7 +118,7 @@ impl Driver {
         snmp().session_opened(true);
         let sess = self.inner.sessions[key].clone();
         tracing::debug!(conv, %remote, "kcp session start (client)");
-        self.inner.service(key, now);
+        self.inner.service(key, now, Flush::Now);
         Ok(sess)
     }
 
@@ -190,7 +200,7 @@ impl Driver {
         for &key in &touched {
             if let Some(s) = inner.sessions.get(key) {
                 s.lock().in_batch = false;
-                inner.service(key, now);
+                inner.service(key, now, Flush::Due);
             }
         }
         inner.touched = touched;
@@ -374,7 +384,7 @@ impl Inner {
         for &key in &dirty {
             if let Some(s) = self.sessions.get(key) {
                 s.unqueue();
-                self.service(key, now);
+                self.service(key, now, Flush::Now);
             }
         }
         // Hand the (now empty) allocation back so the list does not reallocate in steady state.
@@ -390,7 +400,7 @@ impl Inner {
         while let Some((deadline, key)) = self.timers.pop_due(now) {
             let current = self.sessions.get(key).map(|s| s.lock().deadline);
             if current == Some(deadline) {
-                self.service(key, now);
+                self.service(key, now, Flush::Due);
             }
         }
         let sessions = &self.sessions;
@@ -399,8 +409,8 @@ impl Inner {
         });
     }
 
-    /// Flushes a session, ends it if it is finished, and re-arms its timer.
-    fn service(&mut self, key: usize, now: u64) {
+    /// Flushes a session (see `Flush`), ends it if it is finished, and re-arms its timer.
+    fn service(&mut self, key: usize, now: u64, how: Flush) {
         let Some(sess) = self.sessions.get(key) else {
             return;
         };
@@ -415,7 +425,10 @@ impl Inner {
         let now32 = now as u32;
         claim_queue(&self.shared, &mut self.tx, &mut self.holding);
         let before = (self.tx.len(), self.tx.bytes());
-        live.flush(&mut self.tx, sess.remote, now32);
+        match how {
+            Flush::Now => live.flush(&mut self.tx, sess.remote, now32),
+            Flush::Due => live.flush_due(&mut self.tx, sess.remote, now32),
+        }
         let Live { core, envelope, .. } = live;
         st.stats.datagrams_sent += (self.tx.len() - before.0) as u64;
         count_sealed(&self.tx, before);

@@ -192,6 +192,20 @@ impl Live {
         envelope.seal_flush(tx, remote, now, |s| core.flush(now, |d| s.seal(d)));
     }
 
+    /// After received datagrams and on the session's timer. A session with data queued or in flight
+    /// flushes (ACKs ride on its data, and what the input freed goes out at once). One with nothing to
+    /// send sends only what is due: ACKs of in-order data wait up to 2 ms, so that one ACK datagram
+    /// covers what arrives meanwhile (a bulk receiver), or they ride on the reply the application
+    /// writes (a request/response server).
+    pub(crate) fn flush_due(&mut self, tx: &mut TxQueue, remote: SocketAddr, now: u32) {
+        if self.core.wait_snd() > 0 {
+            return self.flush(tx, remote, now);
+        }
+        let Live { core, envelope, .. } = self;
+        envelope.follow_pipe(core.pipe_limited(now));
+        envelope.seal_flush(tx, remote, now, |s| core.update_acks(now, |d| s.seal(d)));
+    }
+
     /// Segments writers may have outstanding: the send window in force (it follows the path when
     /// automatic) plus the write queue.
     pub(crate) fn write_limit(&self) -> usize {

@@ -25,6 +25,8 @@ pub const MAX_BUNDLE: u8 = 8;
 /// How long an RTT peak holds up the retransmission timeout, ms.
 const PEAK_WINDOW: u32 = 1000;
 /// Longest an ACK of in-order data waits for the next flush, ms (ours; kcp-go waits for the flush interval).
+/// `update` sends held ACKs with a datagram arriving this long after the oldest, or at the next flush;
+/// `update_acks` at `ack_due` (the tokio edge's timer) sends them this long after the oldest in any case.
 /// A sender sizing its pipe must cover the ACKs held back, so a 30 ms hold keeps 30 ms of data queued at
 /// the bottleneck; ACKs within 2 ms let it keep 2 ms. One ACK datagram every 2 ms at most, small beside
 /// the data it acknowledges.
@@ -238,6 +240,8 @@ pub struct Kcp {
     acklist: Vec<(u32, u32)>,
     /// When the oldest entry of `acklist` was added.
     ack_since: u32,
+    /// The ACKs held must go at the next chance (an out-of-order arrival, `ack_nodelay`, the hold over).
+    ack_now: bool,
     /// ACKs of the last flush for segments above a hole, sent once more with the next flush's ACKs.
     ack_again: Vec<(u32, u32)>,
     out: Vec<u8>,
@@ -295,6 +299,7 @@ impl Kcp {
             rcv_arena: BytesMut::new(),
             acklist: Vec::new(),
             ack_since: 0,
+            ack_now: false,
             ack_again: Vec::new(),
             out: vec![0; cfg.mtu],
             rtt_peak: 0,
@@ -696,6 +701,11 @@ impl Kcp {
                 self.grow_cwnd();
             }
         }
+        // An out-of-order arrival is acknowledged at once (RFC 5681 4.2): it is the sender's loss signal.
+        // In-order data within `ACK_HOLD_MS`. Sticky until the ACKs go: a later in-order datagram of the same
+        // batch does not hold them again.
+        self.ack_now |= !self.acklist.is_empty()
+            && (self.ack_nodelay || out_of_order || diff(now, self.ack_since) >= ACK_HOLD_MS);
         // kcp-go flushes at once when una moved the window. We also do when an ACK made a fast or early
         // retransmission due (as TCP retransmits on the third duplicate ACK instead of at the next timer tick);
         // the early case only when no new data waits, since a flush carrying new data does not early-retransmit.
@@ -706,11 +716,7 @@ impl Kcp {
                 && self.snd_buf.fast_due(self.fastresend > 0, early_possible))
         {
             self.pending = Pending::Full;
-        } else if !self.acklist.is_empty()
-            && (self.ack_nodelay || out_of_order || diff(now, self.ack_since) >= ACK_HOLD_MS)
-        {
-            // An out-of-order arrival is acknowledged at once (RFC 5681 4.2): it is the sender's loss signal.
-            // In-order data within `ACK_HOLD_MS`.
+        } else if self.ack_now {
             self.pending = self.pending.max(Pending::Acks);
         }
         Ok(())
@@ -805,6 +811,28 @@ impl Kcp {
         }
     }
 
+    /// As [`update`](Kcp::update) for a side with nothing queued or in flight: ACKs that must go at
+    /// once (an out-of-order arrival, `ack_nodelay`) and a window answer, held ACKs once due, but not
+    /// the flush input asks for when `una` moves (there is no data to follow it) nor the periodic one
+    /// (on an idle session long overdue). Either would send every ACK on arrival, not letting it wait
+    /// for the ACKs behind it or for the application's reply.
+    pub fn update_acks<F: FnMut(&mut [u8])>(&mut self, now: u32, mut sink: F) {
+        if self.probe != 0 {
+            self.flush(now, &mut sink);
+        } else if self.ack_now || self.ack_hold_over(now) {
+            self.flush_acks(now, &mut sink);
+        }
+    }
+
+    /// When the ACKs held back are due (caller's clock): `ACK_HOLD_MS` after the oldest, if any is held.
+    fn ack_deadline(&self) -> Option<u32> {
+        (!self.acklist.is_empty()).then(|| self.ack_since.wrapping_add(ACK_HOLD_MS as u32))
+    }
+
+    fn ack_hold_over(&self, now: u32) -> bool {
+        self.ack_deadline().is_some_and(|at| diff(now, at) >= 0)
+    }
+
     /// Flushes now: ACKs, window probes, new data within the window, and due retransmissions (kcp-go
     /// `flush(false)`). Returns the ms until it wants to run again (at most `interval`) and schedules that.
     pub fn flush<F: FnMut(&mut [u8])>(&mut self, now: u32, mut sink: F) -> u32 {
@@ -830,6 +858,16 @@ impl Kcp {
             (Pending::None, Some(at)) => self.clock.to_caller(now, at),
             _ => now,
         }
+    }
+
+    /// When ACKs held back are due (caller's clock, never before `now`), if any are held: at most
+    /// `ACK_HOLD_MS` after the oldest. [`check`](Kcp::check) and [`update`](Kcp::update) leave them to
+    /// the next flush, as kcp-go does (an application that writes only at flushes then sends its reply
+    /// and the ACK in one datagram); a caller that flushes writes at once can wake at this time instead,
+    /// and [`update_acks`](Kcp::update_acks) then sends them.
+    pub fn ack_due(&self, now: u32) -> Option<u32> {
+        self.ack_deadline()
+            .map(|a| if diff(a, now) < 0 { now } else { a })
     }
 
     fn next_queued(&mut self) -> Option<(u8, Bytes)> {
@@ -902,6 +940,7 @@ impl Kcp {
             }
         }
         self.acklist.clear();
+        self.ack_now = false;
 
         let ret = if ack_only {
             out.finish();

@@ -235,8 +235,8 @@ fn comparisons(rows: &[Row]) -> String {
         let _ = writeln!(
             s,
             "## Best of ours vs best TCP\n\nPer cell: the best of our configurations against the best TCP \
-             (goodput; p99 / mean latency).\n\n| RTT | loss | ours goodput | TCP goodput | ratio | ours p99 | TCP p99 | \
-             ours mean | TCP mean |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+             (goodput; p99 / mean / max latency).\n\n| RTT | loss | ours goodput | TCP goodput | ratio | ours p99 | TCP p99 | \
+             ours mean | TCP mean | ours max | TCP max |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for &(rtt, l) in &cells {
             let l = l as f64 / 1000.0;
@@ -252,17 +252,22 @@ fn comparisons(rows: &[Row]) -> String {
             let tp = best(&tcp, Workload::Interactive, p99, false);
             let om = best(&ours, Workload::Interactive, mean, false);
             let tm = best(&tcp, Workload::Interactive, mean, false);
+            let most = |o: &Outcome| o.max_ms.filter(|_| ok(o));
+            let ox = best(&ours, Workload::Interactive, most, false);
+            let tx = best(&tcp, Workload::Interactive, most, false);
             let f = one_decimal;
             let ratio = ratio_of(og, tg);
             let _ = writeln!(
                 s,
-                "| {rtt} ms | {l}% | {} | {} | {ratio} | {} | {} | {} | {} |",
+                "| {rtt} ms | {l}% | {} | {} | {ratio} | {} | {} | {} | {} | {} | {} |",
                 f(og),
                 f(tg),
                 f(op),
                 f(tp),
                 f(om),
-                f(tm)
+                f(tm),
+                f(ox),
+                f(tx)
             );
         }
         s.push('\n');

@@ -185,11 +185,9 @@ pub(crate) struct Live {
 
 impl Live {
     /// One flush of the core (kcp-go `flush(false)`), sealed into `tx`; the parity budget follows the pipe
-    /// first. The driver's timer and a writer's inline flush both come here.
+    /// first. A writer's inline flush and the driver after writes come here.
     pub(crate) fn flush(&mut self, tx: &mut TxQueue, remote: SocketAddr, now: u32) {
-        let Live { core, envelope, .. } = self;
-        envelope.follow_pipe(core.pipe_limited(now));
-        envelope.seal_flush(tx, remote, now, |s| core.flush(now, |d| s.seal(d)));
+        self.seal(tx, remote, now, true);
     }
 
     /// After received datagrams and on the session's timer. A session with data queued or in flight
@@ -198,12 +196,21 @@ impl Live {
     /// covers what arrives meanwhile (a bulk receiver), or they ride on the reply the application
     /// writes (a request/response server).
     pub(crate) fn flush_due(&mut self, tx: &mut TxQueue, remote: SocketAddr, now: u32) {
-        if self.core.wait_snd() > 0 {
-            return self.flush(tx, remote, now);
-        }
+        let full = self.core.wait_snd() > 0;
+        self.seal(tx, remote, now, full);
+    }
+
+    /// A full flush, or only what is due for a session with nothing to send (`Kcp::update_acks`).
+    fn seal(&mut self, tx: &mut TxQueue, remote: SocketAddr, now: u32, full: bool) {
         let Live { core, envelope, .. } = self;
         envelope.follow_pipe(core.pipe_limited(now));
-        envelope.seal_flush(tx, remote, now, |s| core.update_acks(now, |d| s.seal(d)));
+        envelope.seal_flush(tx, remote, now, |s| {
+            if full {
+                core.flush(now, |d| s.seal(d))
+            } else {
+                core.update_acks(now, |d| s.seal(d))
+            }
+        });
     }
 
     /// Segments writers may have outstanding: the send window in force (it follows the path when

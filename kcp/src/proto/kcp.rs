@@ -819,18 +819,9 @@ impl Kcp {
     pub fn update_acks<F: FnMut(&mut [u8])>(&mut self, now: u32, mut sink: F) {
         if self.probe != 0 {
             self.flush(now, &mut sink);
-        } else if self.ack_now || self.ack_hold_over(now) {
+        } else if self.ack_now || self.ack_due(now) == Some(now) {
             self.flush_acks(now, &mut sink);
         }
-    }
-
-    /// When the ACKs held back are due (caller's clock): `ACK_HOLD_MS` after the oldest, if any is held.
-    fn ack_deadline(&self) -> Option<u32> {
-        (!self.acklist.is_empty()).then(|| self.ack_since.wrapping_add(ACK_HOLD_MS as u32))
-    }
-
-    fn ack_hold_over(&self, now: u32) -> bool {
-        self.ack_deadline().is_some_and(|at| diff(now, at) >= 0)
     }
 
     /// Flushes now: ACKs, window probes, new data within the window, and due retransmissions (kcp-go
@@ -866,8 +857,11 @@ impl Kcp {
     /// and the ACK in one datagram); a caller that flushes writes at once can wake at this time instead,
     /// and [`update_acks`](Kcp::update_acks) then sends them.
     pub fn ack_due(&self, now: u32) -> Option<u32> {
-        self.ack_deadline()
-            .map(|a| if diff(a, now) < 0 { now } else { a })
+        if self.acklist.is_empty() {
+            return None;
+        }
+        let at = self.ack_since.wrapping_add(ACK_HOLD_MS as u32);
+        Some(if diff(at, now) < 0 { now } else { at })
     }
 
     fn next_queued(&mut self) -> Option<(u8, Bytes)> {

@@ -234,7 +234,7 @@ impl WindowSizer {
     /// Startup, per ACK: the pipe grows by what is acknowledged (each segment acknowledged lets two leave,
     /// so a flight doubles each round trip, as slow start), up to twice the startup size of the last rate
     /// measured. Grown by rate samples alone, which lag a round behind the flight they size, the pipe
-    /// doubled only every other round trip: 11 round trips to fill 200 ms at 100 Mbit/s from 128 segments.
+    /// doubled only every other round trip: 8 round trips to fill 200 ms at 100 Mbit/s from 128 segments.
     ///
     /// Startup ends (the path counts as full) when [`QUEUED_SAMPLES`] RTT samples in a row, spanning at
     /// least half the minimum RTT, are an eighth above the minimum (4 to 16 ms, HyStart++'s threshold): a

@@ -41,6 +41,15 @@ fn one_segment_each(dgrams: &[Vec<u8>]) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Two ends of conversation 1 in kcptun's fast mode (a 30 ms flush interval), message mode.
+fn fast_pair() -> (Kcp, Kcp) {
+    let c = KcpConfig {
+        preset: Preset::Fast,
+        ..cfg(false)
+    };
+    (Kcp::new(1, &c).unwrap(), Kcp::new(1, &c).unwrap())
+}
+
 fn read_all(k: &mut Kcp) -> Vec<u8> {
     let mut got = Vec::new();
     while let Some(x) = k.recv_bytes() {
@@ -680,12 +689,7 @@ fn pacing_spreads_a_fixed_window_and_leaves_short_paths_alone() {
 fn in_order_data_is_acknowledged_within_2_ms_not_at_the_next_flush() {
     // Fast: a 30 ms flush interval, which kcp-go holds in-order ACKs for. Held that long, the sender's
     // pipe must cover 30 ms more of data than the path holds, and that much waits in the bottleneck queue.
-    let c = KcpConfig {
-        preset: Preset::Fast,
-        ..cfg(false)
-    };
-    let mut a = Kcp::new(1, &c).unwrap();
-    let mut b = Kcp::new(1, &c).unwrap();
+    let (mut a, mut b) = fast_pair();
     for i in 0..3u8 {
         a.send(&[i; 100]).unwrap();
     }
@@ -711,12 +715,7 @@ fn in_order_data_is_acknowledged_within_2_ms_not_at_the_next_flush() {
 fn held_acks_are_due_2_ms_after_the_oldest_even_when_no_more_data_comes() {
     // `check` and `update` leave held ACKs to the next flush (30 ms here, as kcp-go); `ack_due` tells a
     // caller that flushes writes at once (the tokio edge) when to send them, and `update_acks` sends them.
-    let c = KcpConfig {
-        preset: Preset::Fast,
-        ..cfg(false)
-    };
-    let mut a = Kcp::new(1, &c).unwrap();
-    let mut b = Kcp::new(1, &c).unwrap();
+    let (mut a, mut b) = fast_pair();
     a.send(&[1; 100]).unwrap();
     let segs = one_segment_each(&flush(&mut a, 0));
     b.update(100, |_| {});

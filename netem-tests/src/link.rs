@@ -341,6 +341,15 @@ impl Link {
 mod tests {
     use super::*;
 
+    /// Delivers everything in flight; the time of each delivery.
+    fn delivery_times(l: &mut Link) -> Vec<u64> {
+        std::iter::from_fn(|| {
+            let t = l.next_event_time()?;
+            l.poll(t).map(|_| t)
+        })
+        .collect()
+    }
+
     #[test]
     fn rate_limit_serializes_and_tail_drops() {
         let cfg = LinkConfig {
@@ -353,11 +362,7 @@ mod tests {
             l.send(0, vec![0; 1000]); // 1 ms each
         }
         assert_eq!(l.stats().queue_drops, 2);
-        let times: Vec<u64> = std::iter::from_fn(|| {
-            let t = l.next_event_time()?;
-            l.poll(t).map(|_| t)
-        })
-        .collect();
+        let times = delivery_times(&mut l);
         assert_eq!(times, vec![1000, 2000, 3000]);
     }
 
@@ -371,11 +376,7 @@ mod tests {
         let mut l = Link::new(cfg, 1);
         l.send(0, vec![0; 972]); // 972 + 28 bytes: 1 ms
         l.send(0, vec![0; 72]); // 100 bytes: 0.1 ms
-        let times: Vec<u64> = std::iter::from_fn(|| {
-            let t = l.next_event_time()?;
-            l.poll(t).map(|_| t)
-        })
-        .collect();
+        let times = delivery_times(&mut l);
         assert_eq!(times, vec![1000, 1100]);
     }
 
@@ -393,12 +394,7 @@ mod tests {
         for _ in 0..1000 {
             l.send(0, vec![0; 1350]);
         }
-        let mut last = 0;
-        while let Some(t) = l.next_event_time() {
-            l.poll(t).unwrap();
-            last = t;
-        }
-        assert_eq!(last, 110_240);
+        assert_eq!(delivery_times(&mut l).last(), Some(&110_240));
     }
 
     #[test]

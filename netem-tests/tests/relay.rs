@@ -40,6 +40,21 @@ async fn kcp_listener(cfg: &kcp::net::Config) -> (kcp::net::KcpListener, SocketA
     (listener, addr)
 }
 
+/// A relay on its own thread in front of `server`, and a KCP stream connected through it.
+async fn connect_through(
+    server: SocketAddr,
+    up: LinkConfig,
+    down: LinkConfig,
+    seed: u64,
+    cfg: kcp::net::Config,
+) -> (netem_tests::relay::RelayHandle, kcp::net::KcpStream) {
+    let relay = Relay::spawn_thread(lo(), RelayConfig::new(server, up, down, seed)).unwrap();
+    let s = kcp::net::KcpStream::connect(relay.addr(), cfg)
+        .await
+        .unwrap();
+    (relay, s)
+}
+
 #[tokio::test]
 async fn delay_is_applied_per_direction() {
     let echo = udp_echo().await;
@@ -229,10 +244,7 @@ async fn adaptive_parity_leaves_parity_out_of_bulk_only() {
         rate: "20mbit".into(),
         ..Default::default()
     });
-    let relay = Relay::spawn_thread(lo(), RelayConfig::new(server_addr, up, down, 5)).unwrap();
-    let mut s = kcp::net::KcpStream::connect(relay.addr(), cfg)
-        .await
-        .unwrap();
+    let (relay, mut s) = connect_through(server_addr, up, down, 5, cfg).await;
     let work = async {
         let data: Vec<u8> = (0..BULK).map(|i| (i * 7 % 251) as u8).collect();
         let want = data
@@ -431,10 +443,7 @@ async fn bulk_through_20ms() -> (kcp::net::SessionStats, RelayStats) {
         queue: "1000".into(),
         ..Default::default()
     });
-    let relay = Relay::spawn_thread(lo(), RelayConfig::new(server_addr, up, down, 9)).unwrap();
-    let mut s = kcp::net::KcpStream::connect(relay.addr(), cfg)
-        .await
-        .unwrap();
+    let (relay, mut s) = connect_through(server_addr, up, down, 9, cfg).await;
     let work = async {
         let chunk = vec![7u8; 16 << 10];
         for _ in 0..BULK / chunk.len() {
@@ -515,10 +524,7 @@ async fn a_servers_ack_rides_on_its_reply() {
         delay: "1ms".into(),
         ..Default::default()
     });
-    let relay = Relay::spawn_thread(lo(), RelayConfig::new(server_addr, up, down, 9)).unwrap();
-    let mut c = kcp::net::KcpStream::connect(relay.addr(), cfg)
-        .await
-        .unwrap();
+    let (relay, mut c) = connect_through(server_addr, up, down, 9, cfg).await;
     let work = async {
         let mut buf = [0u8; 64];
         for i in 0..ECHOES {

@@ -41,9 +41,11 @@ pub(crate) const SAMPLES: usize = 8;
 const MIN_INTERVAL: u32 = 10;
 /// Writers' window = 2 BDP (+ slack).
 const WINDOW_GAIN_X4: u64 = 8;
-/// Pipe = 1.25 BDP once the path is full; in startup, slow start's growth stops at twice this gain.
-const STARTUP_GAIN_X4: u64 = 8;
+/// Pipe = 1.25 BDP once the path is full.
 const PIPE_GAIN_X4: u64 = 5;
+/// Slow start stops growing the pipe at 4 BDP of the last rate measured: that rate lags a round behind the
+/// flight, and a flight doubles per round.
+const STARTUP_CAP_GAIN_X4: u64 = 16;
 /// Segments beyond the gains, for ACK batching on short paths.
 const SLACK: u64 = 16;
 /// Smallest pipe once measured, segments.
@@ -78,7 +80,7 @@ pub(crate) struct WindowSizer {
     path_sampled: bool,
     /// RTT samples in a row showing a queue (startup), and when the first of them came.
     queued_samples: u32,
-    queued_since: Option<u32>,
+    queued_since: u32,
     /// Delivery rates of the last intervals, segments per second.
     rates: RecentMax,
 }
@@ -103,7 +105,7 @@ impl WindowSizer {
             round_app_limited: false,
             path_sampled: false,
             queued_samples: 0,
-            queued_since: None,
+            queued_since: 0,
             rates: RecentMax::default(),
         }
     }
@@ -177,13 +179,13 @@ impl WindowSizer {
     fn sample(&mut self, now: u32, acked: u32, rtt: Option<u32>, app_limited: bool) {
         let sent = rtt.map(|r| now.wrapping_sub(r));
         let Some(start) = self.start else {
-            return self.begin_round(now, acked, rtt, app_limited);
+            return self.begin_round(now, acked, sent, app_limited);
         };
         self.agg.on_ack(now, acked, self.max_rate());
         let elapsed = now.wrapping_sub(start);
         // A clock step backwards (the caller's clock wraps or restarts) restarts the round.
         if elapsed > u32::MAX / 2 {
-            return self.begin_round(now, acked, rtt, app_limited);
+            return self.begin_round(now, acked, sent, app_limited);
         }
         // A round holds the ACKs of one flight: it ends with the first ACK of a segment sent after it began
         // (or after two intervals without one). Cut by time alone, a round in startup, where each flight's
@@ -193,15 +195,7 @@ impl WindowSizer {
         if elapsed < interval || !(next_flight || elapsed >= 2 * interval) {
             self.delivered += u64::from(acked);
             self.round_app_limited |= app_limited;
-            if let Some(r) = rtt {
-                let s = now.wrapping_sub(r);
-                if self
-                    .sent_last
-                    .is_none_or(|last| (s.wrapping_sub(last) as i32) > 0)
-                {
-                    self.sent_last = Some(s);
-                }
-            }
+            self.note_sent(sent);
             return;
         }
         let sent_over = match (self.sent_start, self.sent_last) {
@@ -210,7 +204,7 @@ impl WindowSizer {
         };
         let rate = self.delivered * 1000 / u64::from(elapsed.max(sent_over));
         let limited = self.round_app_limited;
-        self.begin_round(now, acked, rtt, app_limited);
+        self.begin_round(now, acked, sent, app_limited);
         self.agg.end_interval();
         if limited && rate < self.max_rate() {
             return;
@@ -220,20 +214,30 @@ impl WindowSizer {
         self.resize(limited);
     }
 
-    /// Starts a sampling round with the ACK just processed (its segments belong to the new flight).
-    fn begin_round(&mut self, now: u32, acked: u32, rtt: Option<u32>, app_limited: bool) {
+    /// Starts a sampling round with the ACK just processed (its segments belong to the new flight; `sent`:
+    /// when the newest of them was sent).
+    fn begin_round(&mut self, now: u32, acked: u32, sent: Option<u32>, app_limited: bool) {
         self.start = Some(now);
         self.sent_start = self.sent_last;
-        if let Some(r) = rtt {
-            self.sent_last = Some(now.wrapping_sub(r));
-        }
+        self.note_sent(sent);
         self.delivered = u64::from(acked);
         self.round_app_limited = app_limited;
     }
 
+    /// Keeps the send time of the newest segment acknowledged.
+    fn note_sent(&mut self, sent: Option<u32>) {
+        if let Some(s) = sent {
+            if self
+                .sent_last
+                .is_none_or(|last| (s.wrapping_sub(last) as i32) > 0)
+            {
+                self.sent_last = Some(s);
+            }
+        }
+    }
+
     /// Startup, per ACK: the pipe grows by what is acknowledged (each segment acknowledged lets two leave,
-    /// so a flight doubles each round trip, as slow start), up to twice the startup size of the last rate
-    /// measured. Grown by rate samples alone, which lag a round behind the flight they size, the pipe
+    /// so a flight doubles each round trip, as slow start), up to 4 BDP of the last rate measured. Grown by rate samples alone, which lag a round behind the flight they size, the pipe
     /// doubled only every other round trip: 8 round trips to fill 200 ms at 100 Mbit/s from 128 segments.
     ///
     /// Startup ends (the path counts as full) when [`QUEUED_SAMPLES`] RTT samples in a row, spanning at
@@ -246,7 +250,7 @@ impl WindowSizer {
     fn slow_start(&mut self, now: u32, acked: u32, rtt: Option<u32>) {
         let ceil = self.ceil.max(self.floor);
         let cap = if self.path_sampled {
-            self.sized(2 * STARTUP_GAIN_X4)
+            self.sized(STARTUP_CAP_GAIN_X4)
         } else {
             ceil
         };
@@ -261,13 +265,12 @@ impl WindowSizer {
             self.queued_samples = 0;
             return;
         }
-        self.queued_samples += 1;
-        if self.queued_samples == 1 {
-            self.queued_since = Some(now);
+        if self.queued_samples == 0 {
+            self.queued_since = now;
         }
-        let since = self.queued_since.unwrap_or(now);
+        self.queued_samples += 1;
         if self.queued_samples >= QUEUED_SAMPLES
-            && now.wrapping_sub(since) >= min / 2
+            && now.wrapping_sub(self.queued_since) >= min / 2
             && self.path_sampled
         {
             self.full_rounds = FULL_ROUNDS;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::cell::{Outcome, Workload, WorkloadParams, run_workload};
+use crate::cell::{Outcome, Partner, Workload, WorkloadParams, run_workload};
 use crate::impair::ImpairArgs;
 use crate::relay::{Relay, RelayConfig};
 
@@ -249,6 +249,7 @@ fn params(cfg: &MatrixConfig, w: Workload) -> WorkloadParams {
             max_bytes: cfg.bulk_max_bytes,
             interval: Duration::from_millis(20),
             timeout: cfg.bulk_duration + Duration::from_secs(60),
+            partner: None,
         },
         Workload::Interactive => WorkloadParams {
             workload: w,
@@ -256,11 +257,15 @@ fn params(cfg: &MatrixConfig, w: Workload) -> WorkloadParams {
             max_bytes: 0,
             interval: Duration::from_millis(20),
             timeout: cfg.interactive_duration + Duration::from_secs(30),
+            partner: None,
         },
     }
 }
 
 /// Runs every cell, appending each row to `out/results.jsonl` (truncated first) and calling `progress`.
+///
+/// Interactive cells of ours and kcptun with the same settings run side by side (see [`Partner`]); every
+/// other cell runs alone. Rows are written in the order of `cfg.transports` either way.
 pub fn run_matrix(
     cfg: &MatrixConfig,
     out: &Path,
@@ -270,29 +275,91 @@ pub fn run_matrix(
     let mut file = std::fs::File::create(out.join("results.jsonl"))?;
     let mut rows = Vec::new();
     let mut seed = cfg.seed;
+    let n = cfg.transports.len();
     for &rtt in &cfg.rtts {
         for &loss in &cfg.losses {
             for &w in &cfg.workloads {
-                for t in &cfg.transports {
-                    seed = seed.wrapping_add(1);
-                    let outcome = run_cell(cfg, t, &params(cfg, w), &impair(cfg, loss, rtt), seed);
-                    let row = Row {
-                        transport: t.label(),
-                        family: t.family().into(),
-                        workload: w,
-                        loss_pct: loss,
-                        rtt_ms: rtt,
-                        outcome,
+                let imp = impair(cfg, loss, rtt);
+                let seeds: Vec<u64> = (0..n)
+                    .map(|_| {
+                        seed = seed.wrapping_add(1);
+                        seed
+                    })
+                    .collect();
+                let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
+                let mut written = 0;
+                for i in 0..n {
+                    // Done already as the partner of an earlier one (written, or waiting for its turn).
+                    if i < written || outcomes[i].is_some() {
+                        continue;
+                    }
+                    let partner = match w {
+                        Workload::Interactive => kcptun_partner(&cfg.transports, i),
+                        Workload::Bulk => None,
                     };
-                    writeln!(file, "{}", row.to_json())?;
-                    file.flush()?;
-                    progress(&row);
-                    rows.push(row);
+                    let p = params(cfg, w);
+                    if let Some(j) = partner {
+                        let (a, b) = Partner::pair(p.interval / 2);
+                        let (pa, pb) = (
+                            WorkloadParams {
+                                partner: Some(a),
+                                ..p.clone()
+                            },
+                            WorkloadParams {
+                                partner: Some(b),
+                                ..p
+                            },
+                        );
+                        let (oa, ob) = std::thread::scope(|sc| {
+                            let hb =
+                                sc.spawn(|| run_cell(cfg, &cfg.transports[j], &pb, &imp, seeds[j]));
+                            let oa = run_cell(cfg, &cfg.transports[i], &pa, &imp, seeds[i]);
+                            let ob = hb
+                                .join()
+                                .unwrap_or_else(|_| Outcome::failed("cell thread panicked"));
+                            (oa, ob)
+                        });
+                        outcomes[i] = Some(oa);
+                        outcomes[j] = Some(ob);
+                    } else {
+                        outcomes[i] = Some(run_cell(cfg, &cfg.transports[i], &p, &imp, seeds[i]));
+                    }
+                    while written < n
+                        && let Some(outcome) = outcomes[written].take()
+                    {
+                        let t = &cfg.transports[written];
+                        let row = Row {
+                            transport: t.label(),
+                            family: t.family().into(),
+                            workload: w,
+                            loss_pct: loss,
+                            rtt_ms: rtt,
+                            outcome,
+                        };
+                        writeln!(file, "{}", row.to_json())?;
+                        file.flush()?;
+                        progress(&row);
+                        rows.push(row);
+                        written += 1;
+                    }
                 }
             }
         }
     }
     Ok(rows)
+}
+
+/// The index of kcptun with the same settings as our transport at `i`, if `i` is one of ours and that
+/// kcptun transport comes later in `ts`.
+fn kcptun_partner(ts: &[Transport], i: usize) -> Option<usize> {
+    let Transport::Ours { mode, fec } = ts[i] else {
+        return None;
+    };
+    ts.iter()
+        .enumerate()
+        .skip(i + 1)
+        .find(|(_, t)| **t == Transport::Kcptun { mode, fec })
+        .map(|(j, _)| j)
 }
 
 /// Runs one cell.
@@ -590,4 +657,36 @@ async fn tunnel_cell(
         .unwrap_or_else(Outcome::failed);
     accept.abort();
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_cells_pair_with_kcptun_of_the_same_settings() {
+        let ts = all_transports();
+        let label = |i: Option<usize>| i.map(|i| ts[i].label());
+        for (i, t) in ts.iter().enumerate() {
+            let want = match t {
+                Transport::Ours { mode, fec } => Some(Transport::Kcptun {
+                    mode: *mode,
+                    fec: *fec,
+                }),
+                _ => None,
+            };
+            assert_eq!(
+                label(kcptun_partner(&ts, i)),
+                want.map(|w| w.label()),
+                "{}",
+                t.label()
+            );
+        }
+        // Without kcptun in the list, ours runs alone.
+        let only_ours = vec![Transport::Ours {
+            mode: Mode::Fast,
+            fec: false,
+        }];
+        assert_eq!(kcptun_partner(&only_ours, 0), None);
+    }
 }

@@ -135,6 +135,7 @@ impl TcpCellArgs {
             max_bytes: self.max_bytes,
             interval: Duration::from_millis(self.interval_ms),
             timeout: Duration::from_millis(self.timeout_ms),
+            partner: None,
         };
         println!(
             "{}",

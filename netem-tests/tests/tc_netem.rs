@@ -32,6 +32,7 @@ fn tcp_echo_through_tc_netem_sees_the_delay() {
         max_bytes: 0,
         interval: Duration::from_millis(20),
         timeout: Duration::from_secs(20),
+        partner: None,
     };
     let exe = Path::new(env!("CARGO_BIN_EXE_netem-matrix"));
     let args = netem_tests::tcpimpair::child_args("cubic", &params, &ImpairArgs::default(), 1);

@@ -37,6 +37,7 @@ fn tcp_echo_sees_the_delay_and_loss() {
         max_bytes: 0,
         interval: Duration::from_millis(20),
         timeout: Duration::from_secs(30),
+        partner: None,
     };
     let impair = ImpairArgs {
         delay: "15ms/25ms".into(),
@@ -66,6 +67,7 @@ fn tcp_bulk_through_rate_limit_is_checksummed_and_paced() {
         max_bytes: 2 << 20,
         interval: Duration::from_millis(20),
         timeout: Duration::from_secs(30),
+        partner: None,
     };
     let impair = ImpairArgs {
         delay: "5ms".into(),

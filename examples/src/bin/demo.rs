@@ -62,6 +62,7 @@ fn params(workload: Workload, secs: u64) -> WorkloadParams {
         max_bytes: 1 << 30,
         interval: Duration::from_millis(20),
         timeout: duration + Duration::from_secs(10),
+        partner: None,
     }
 }
 

@@ -91,7 +91,10 @@ fn header(cfg: &MatrixConfig) -> String {
          link model (loopback MTU 1500 in a private namespace); the rate limit charges what an IPv4 wire carries, \
          TCP's whole IP packets and each UDP datagram plus its 28-byte IP/UDP header, and both paths time \
          deliveries to the microsecond. Bulk: {:?} of checksummed data one way (CRC32 \
-         checked); interactive: 64-byte echoes every 20 ms for {:?}, every echo compared byte for byte. \
+         checked); interactive: 64-byte echoes every 20 ms for {:?}, every echo compared byte for byte; \
+         an interactive cell of ours runs at the same time as kcptun's with the same settings (each through its \
+         own relay, kcptun's messages 10 ms after ours), so that a busy moment of the host delays both alike; \
+         every other cell runs alone. \
          \"Same settings\": AES, no compression, MTU 1350, windows 1024/1024, FEC 10/3 where marked +fec. \
          \"ours default\": the stack's defaults (kcptun's: client windows 128/512, FEC 10/3, snappy on; plus ours: \
          windows sized from the measured bandwidth-delay product up to 8 MiB, and FEC groups sent without parity \

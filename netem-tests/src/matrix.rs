@@ -276,6 +276,8 @@ pub fn run_matrix(
     let mut rows = Vec::new();
     let mut seed = cfg.seed;
     let n = cfg.transports.len();
+    // Without kcptun its cells fail at once, and ours would wait for a partner that never comes.
+    let pairs = kcptun_available();
     for &rtt in &cfg.rtts {
         for &loss in &cfg.losses {
             for &w in &cfg.workloads {
@@ -294,31 +296,12 @@ pub fn run_matrix(
                         continue;
                     }
                     let partner = match w {
-                        Workload::Interactive => kcptun_partner(&cfg.transports, i),
-                        Workload::Bulk => None,
+                        Workload::Interactive if pairs => kcptun_partner(&cfg.transports, i),
+                        _ => None,
                     };
                     let p = params(cfg, w);
                     if let Some(j) = partner {
-                        let (a, b) = Partner::pair(p.interval / 2);
-                        let (pa, pb) = (
-                            WorkloadParams {
-                                partner: Some(a),
-                                ..p.clone()
-                            },
-                            WorkloadParams {
-                                partner: Some(b),
-                                ..p
-                            },
-                        );
-                        let (oa, ob) = std::thread::scope(|sc| {
-                            let hb =
-                                sc.spawn(|| run_cell(cfg, &cfg.transports[j], &pb, &imp, seeds[j]));
-                            let oa = run_cell(cfg, &cfg.transports[i], &pa, &imp, seeds[i]);
-                            let ob = hb
-                                .join()
-                                .unwrap_or_else(|_| Outcome::failed("cell thread panicked"));
-                            (oa, ob)
-                        });
+                        let (oa, ob) = run_pair(cfg, [i, j], p, &imp, [seeds[i], seeds[j]]);
                         outcomes[i] = Some(oa);
                         outcomes[j] = Some(ob);
                     } else {
@@ -347,6 +330,34 @@ pub fn run_matrix(
         }
     }
     Ok(rows)
+}
+
+/// Runs the cells of transports `ij` side by side, each on a thread of its own, the first one's workload
+/// half a message interval ahead (see [`Partner`]).
+fn run_pair(
+    cfg: &MatrixConfig,
+    ij: [usize; 2],
+    p: WorkloadParams,
+    imp: &ImpairArgs,
+    seeds: [u64; 2],
+) -> (Outcome, Outcome) {
+    let (a, b) = Partner::pair(p.interval / 2);
+    let pa = WorkloadParams {
+        partner: Some(a),
+        ..p.clone()
+    };
+    let pb = WorkloadParams {
+        partner: Some(b),
+        ..p
+    };
+    std::thread::scope(|sc| {
+        let second = sc.spawn(|| run_cell(cfg, &cfg.transports[ij[1]], &pb, imp, seeds[1]));
+        let oa = run_cell(cfg, &cfg.transports[ij[0]], &pa, imp, seeds[0]);
+        let ob = second
+            .join()
+            .unwrap_or_else(|_| Outcome::failed("cell thread panicked"));
+        (oa, ob)
+    })
 }
 
 /// The index of kcptun with the same settings as our transport at `i`, if `i` is one of ours and that

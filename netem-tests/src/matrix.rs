@@ -275,89 +275,117 @@ pub fn run_matrix(
     let mut file = std::fs::File::create(out.join("results.jsonl"))?;
     let mut rows = Vec::new();
     let mut seed = cfg.seed;
-    let n = cfg.transports.len();
     // Without kcptun its cells fail at once, and ours would wait for a partner that never comes.
     let pairs = kcptun_available();
     for &rtt in &cfg.rtts {
         for &loss in &cfg.losses {
             for &w in &cfg.workloads {
-                let imp = impair(cfg, loss, rtt);
-                let seeds: Vec<u64> = (0..n)
+                let seeds: Vec<u64> = cfg
+                    .transports
+                    .iter()
                     .map(|_| {
                         seed = seed.wrapping_add(1);
                         seed
                     })
                     .collect();
-                let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
-                let mut written = 0;
-                for i in 0..n {
-                    // Done already as the partner of an earlier one (written, or waiting for its turn).
-                    if i < written || outcomes[i].is_some() {
-                        continue;
-                    }
-                    let partner = match w {
-                        Workload::Interactive if pairs => kcptun_partner(&cfg.transports, i),
-                        _ => None,
+                let group = Group {
+                    cfg,
+                    p: params(cfg, w),
+                    imp: impair(cfg, loss, rtt),
+                    seeds,
+                    pairs: pairs && w == Workload::Interactive,
+                };
+                group.run(|t, outcome| {
+                    let row = Row {
+                        transport: t.label(),
+                        family: t.family().into(),
+                        workload: w,
+                        loss_pct: loss,
+                        rtt_ms: rtt,
+                        outcome,
                     };
-                    let p = params(cfg, w);
-                    if let Some(j) = partner {
-                        let (oa, ob) = run_pair(cfg, [i, j], p, &imp, [seeds[i], seeds[j]]);
-                        outcomes[i] = Some(oa);
-                        outcomes[j] = Some(ob);
-                    } else {
-                        outcomes[i] = Some(run_cell(cfg, &cfg.transports[i], &p, &imp, seeds[i]));
-                    }
-                    while written < n
-                        && let Some(outcome) = outcomes[written].take()
-                    {
-                        let t = &cfg.transports[written];
-                        let row = Row {
-                            transport: t.label(),
-                            family: t.family().into(),
-                            workload: w,
-                            loss_pct: loss,
-                            rtt_ms: rtt,
-                            outcome,
-                        };
-                        writeln!(file, "{}", row.to_json())?;
-                        file.flush()?;
-                        progress(&row);
-                        rows.push(row);
-                        written += 1;
-                    }
-                }
+                    writeln!(file, "{}", row.to_json())?;
+                    file.flush()?;
+                    progress(&row);
+                    rows.push(row);
+                    Ok(())
+                })?;
             }
         }
     }
     Ok(rows)
 }
 
-/// Runs the cells of transports `ij` side by side, each on a thread of its own, the first one's workload
-/// half a message interval ahead (see [`Partner`]).
-fn run_pair(
-    cfg: &MatrixConfig,
-    ij: [usize; 2],
+/// Every transport's cell for one workload through one impairment.
+struct Group<'a> {
+    cfg: &'a MatrixConfig,
     p: WorkloadParams,
-    imp: &ImpairArgs,
-    seeds: [u64; 2],
-) -> (Outcome, Outcome) {
-    let (a, b) = Partner::pair(p.interval / 2);
-    let pa = WorkloadParams {
-        partner: Some(a),
-        ..p.clone()
-    };
-    let pb = WorkloadParams {
-        partner: Some(b),
-        ..p
-    };
-    std::thread::scope(|sc| {
-        let second = sc.spawn(|| run_cell(cfg, &cfg.transports[ij[1]], &pb, imp, seeds[1]));
-        let oa = run_cell(cfg, &cfg.transports[ij[0]], &pa, imp, seeds[0]);
-        let ob = second
-            .join()
-            .unwrap_or_else(|_| Outcome::failed("cell thread panicked"));
-        (oa, ob)
-    })
+    imp: ImpairArgs,
+    /// One per transport.
+    seeds: Vec<u64>,
+    /// Run our cells beside kcptun's with the same settings.
+    pairs: bool,
+}
+
+impl Group<'_> {
+    /// Runs the cells, pairs side by side, and hands each outcome to `emit` in the order of the
+    /// transports, as soon as it and those before it are done.
+    fn run(
+        &self,
+        mut emit: impl FnMut(&Transport, Outcome) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let ts = &self.cfg.transports;
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; ts.len()];
+        let mut emitted = 0;
+        for i in 0..ts.len() {
+            // Done already as the partner of an earlier one (emitted, or waiting for its turn).
+            if i < emitted || outcomes[i].is_some() {
+                continue;
+            }
+            match kcptun_partner(ts, i).filter(|_| self.pairs) {
+                Some(j) => {
+                    let (a, b) = self.run_pair([i, j]);
+                    outcomes[i] = Some(a);
+                    outcomes[j] = Some(b);
+                }
+                None => outcomes[i] = Some(self.run_one(i, self.p.clone())),
+            }
+            while let Some(outcome) = outcomes.get_mut(emitted).and_then(Option::take) {
+                emit(&ts[emitted], outcome)?;
+                emitted += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn run_one(&self, i: usize, p: WorkloadParams) -> Outcome {
+        run_cell(
+            self.cfg,
+            &self.cfg.transports[i],
+            &p,
+            &self.imp,
+            self.seeds[i],
+        )
+    }
+
+    /// Runs the cells of transports `ij` side by side, each on a thread of its own, the first one's
+    /// workload half a message interval ahead (see [`Partner`]).
+    fn run_pair(&self, ij: [usize; 2]) -> (Outcome, Outcome) {
+        let (a, b) = Partner::pair(self.p.interval / 2);
+        let with = |partner| WorkloadParams {
+            partner: Some(partner),
+            ..self.p.clone()
+        };
+        let (pa, pb) = (with(a), with(b));
+        std::thread::scope(|sc| {
+            let second = sc.spawn(|| self.run_one(ij[1], pb));
+            let first = self.run_one(ij[0], pa);
+            let second = second
+                .join()
+                .unwrap_or_else(|_| Outcome::failed("cell thread panicked"));
+            (first, second)
+        })
+    }
 }
 
 /// The index of kcptun with the same settings as our transport at `i`, if `i` is one of ours and that

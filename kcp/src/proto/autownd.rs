@@ -237,8 +237,9 @@ impl WindowSizer {
     }
 
     /// Startup, per ACK: the pipe grows by what is acknowledged (each segment acknowledged lets two leave,
-    /// so a flight doubles each round trip, as slow start), up to 4 BDP of the last rate measured. Grown by rate samples alone, which lag a round behind the flight they size, the pipe
-    /// doubled only every other round trip: 8 round trips to fill 200 ms at 100 Mbit/s from 128 segments.
+    /// so a flight doubles each round trip, as slow start), up to 4 BDP of the last rate measured. Grown by
+    /// rate samples alone, which lag a round behind the flight they size, the pipe doubled only every other
+    /// round trip: 8 round trips to fill 200 ms at 100 Mbit/s from 128 segments.
     ///
     /// Startup ends (the path counts as full) when [`QUEUED_SAMPLES`] RTT samples in a row, spanning at
     /// least half the minimum RTT, are an eighth above the minimum (4 to 16 ms, HyStart++'s threshold): a
@@ -248,7 +249,7 @@ impl WindowSizer {
     /// next flight has doubled again: at 200 ms that was 2.4 BDP in flight and thousands of drops at a
     /// 1,000-packet bottleneck. Failing both, startup ends after three rounds without 25 % more rate.
     fn slow_start(&mut self, now: u32, acked: u32, rtt: Option<u32>) {
-        let ceil = self.ceil.max(self.floor);
+        let ceil = self.top();
         let cap = if self.path_sampled {
             self.sized(STARTUP_CAP_GAIN_X4)
         } else {
@@ -276,6 +277,12 @@ impl WindowSizer {
             self.full_rounds = FULL_ROUNDS;
             self.resize(false);
         }
+    }
+
+    /// The most either limit may reach: the configured maximum, or the configured window when that is larger
+    /// (a fixed window).
+    fn top(&self) -> u32 {
+        self.ceil.max(self.floor)
     }
 
     fn full(&self) -> bool {
@@ -327,7 +334,7 @@ impl WindowSizer {
                 self.full_rounds += 1;
             }
         }
-        let ceil = self.ceil.max(self.floor);
+        let ceil = self.top();
         let wnd = self.sized(WINDOW_GAIN_X4).clamp(self.floor, ceil);
         if self.full() {
             self.wnd = wnd;

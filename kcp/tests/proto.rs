@@ -714,7 +714,7 @@ fn in_order_data_is_acknowledged_within_2_ms_not_at_the_next_flush() {
 #[test]
 fn held_acks_are_due_2_ms_after_the_oldest_even_when_no_more_data_comes() {
     // `check` and `update` leave held ACKs to the next flush (30 ms here, as kcp-go); `ack_due` tells a
-    // caller that flushes writes at once (the tokio edge) when to send them, and `update_acks` sends them.
+    // caller that flushes writes at once (the tokio edge) when to send them, and `update_due` sends them.
     let (mut a, mut b) = fast_pair();
     a.send(&[1; 100]).unwrap();
     let segs = one_segment_each(&flush(&mut a, 0));
@@ -725,11 +725,11 @@ fn held_acks_are_due_2_ms_after_the_oldest_even_when_no_more_data_comes() {
     assert_eq!(b.ack_due(100), Some(102));
     assert_eq!(b.ack_due(105), Some(105), "never before now");
     let mut out = Vec::new();
-    b.update_acks(101, |d| out.push(d.to_vec()));
+    b.update_due(101, |d| out.push(d.to_vec()));
     assert!(out.is_empty(), "held at 1 ms");
     b.update(102, |d| out.push(d.to_vec()));
     assert!(out.is_empty(), "update leaves them to the next flush");
-    b.update_acks(102, |d| out.push(d.to_vec()));
+    b.update_due(102, |d| out.push(d.to_vec()));
     let acks: Vec<SegmentHeader> = out
         .iter()
         .flat_map(|x| segments(x).map(|s| s.unwrap().0))
@@ -737,4 +737,83 @@ fn held_acks_are_due_2_ms_after_the_oldest_even_when_no_more_data_comes() {
     assert_eq!(acks.len(), 1, "{acks:?}");
     assert_eq!((acks[0].cmd, acks[0].sn), (Cmd::Ack, 0));
     assert_eq!(b.ack_due(102), None, "sent");
+}
+
+/// `b` with its reply `r1` still in flight receives, at 20 ms, a datagram of `a` that acknowledges `r0`
+/// (so `una` moves) and carries a new request.
+fn server_with_a_reply_in_flight() -> (Kcp, Kcp) {
+    let (mut a, mut b) = fast_pair();
+    b.send(b"r0").unwrap();
+    let r0 = flush(&mut b, 0);
+    b.send(b"r1").unwrap();
+    flush(&mut b, 1); // r1: not delivered yet
+    deliver(&mut a, 10, &r0);
+    a.send(b"q").unwrap();
+    let q = flush(&mut a, 10);
+    deliver(&mut b, 20, &q);
+    assert_eq!(b.wait_snd(), 1, "r1 in flight");
+    assert_eq!(read_all(&mut b), b"q");
+    (a, b)
+}
+
+fn cmds_of(dgrams: &[Vec<u8>]) -> Vec<Vec<Cmd>> {
+    dgrams
+        .iter()
+        .map(|x| segments(x).map(|s| s.unwrap().0.cmd).collect())
+        .collect()
+}
+
+#[test]
+fn with_data_in_flight_the_ack_of_a_request_rides_on_the_reply() {
+    // The tokio edge runs `update_due` after every received batch. It used to flush in full whenever
+    // anything was in flight, sending the request's ACK alone just before the reply.
+    let (_a, mut b) = server_with_a_reply_in_flight();
+    let mut out = Vec::new();
+    b.update_due(20, |d| out.push(d.to_vec()));
+    assert!(
+        out.is_empty(),
+        "una moved, but nothing follows it: {:?}",
+        cmds_of(&out)
+    );
+    assert_eq!(b.ack_due(20), Some(22));
+    b.update_due(21, |d| out.push(d.to_vec()));
+    assert!(out.is_empty(), "held at 1 ms");
+    b.send(b"reply").unwrap();
+    let d = flush(&mut b, 21);
+    assert_eq!(cmds_of(&d), [vec![Cmd::Ack, Cmd::Push]], "one datagram");
+}
+
+#[test]
+fn with_data_in_flight_a_held_ack_still_goes_2_ms_after_it_arrived() {
+    let (_a, mut b) = server_with_a_reply_in_flight();
+    let mut out = Vec::new();
+    b.update_due(20, |d| out.push(d.to_vec()));
+    b.update_due(21, |d| out.push(d.to_vec()));
+    assert!(out.is_empty());
+    b.update_due(22, |d| out.push(d.to_vec()));
+    assert_eq!(cmds_of(&out), [vec![Cmd::Ack]]);
+    assert_eq!(b.ack_due(22), None, "sent");
+}
+
+#[test]
+fn a_reopened_window_sends_queued_data_at_once() {
+    // As a moved `una`, a window that opens while it held queued data back makes the next update flush,
+    // not the one an interval later.
+    let (mut a, mut b) = fast_pair();
+    b.set_window(128, 1);
+    a.send(b"m0").unwrap();
+    deliver(&mut b, 1, &flush(&mut a, 0));
+    deliver(&mut a, 2, &flush(&mut b, 1));
+    assert_eq!(a.stats().rmt_wnd, 0, "b's window is full");
+    a.send(b"m1").unwrap();
+    assert!(flush(&mut a, 2).is_empty(), "m1 waits for the window");
+    assert!(a.check(3) > 3);
+    assert_eq!(read_all(&mut b), b"m0");
+    let tell = flush(&mut b, 3);
+    assert_eq!(cmds_of(&tell), [vec![Cmd::Wins]]);
+    deliver(&mut a, 4, &tell);
+    assert_eq!(a.check(4), 4, "due at once");
+    let mut out = Vec::new();
+    a.update_due(4, |d| out.push(d.to_vec()));
+    assert_eq!(cmds_of(&out), [vec![Cmd::Push]]);
 }

@@ -546,3 +546,73 @@ async fn a_servers_ack_rides_on_its_reply() {
         links.down.sent
     );
 }
+
+/// As above, but pipelined: the client sends a message every 5 ms on a 20 ms round trip without waiting
+/// for replies, so each request reaches the server while its earlier replies are still unacknowledged.
+/// The ACK of a request still waits (up to 2 ms) for the reply and rides on it. When a session with data
+/// in flight acknowledged every received datagram at once, the server sent two datagrams per reply, an
+/// ACK alone and then the reply (kcptun's server sends one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_servers_ack_rides_on_its_reply_while_replies_are_in_flight() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const ECHOES: u64 = 200;
+    let cfg = kcp::net::Config {
+        fec_data_shards: 0,
+        fec_parity_shards: 0,
+        ..Default::default()
+    };
+    let (listener, server_addr) = kcp_listener(&cfg).await;
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 64];
+        for _ in 0..ECHOES {
+            s.read_exact(&mut buf).await.unwrap();
+            s.write_all(&buf).await.unwrap();
+        }
+        s
+    });
+    let (up, down) = links(ImpairArgs {
+        delay: "10ms".into(),
+        ..Default::default()
+    });
+    let (relay, c) = connect_through(server_addr, up, down, 9, cfg).await;
+    let (mut rd, mut wr) = tokio::io::split(c);
+    let work = async {
+        let writer = async {
+            // The pace of the messages, not a wait for anything.
+            let mut tick = tokio::time::interval(Duration::from_millis(5));
+            for i in 0..ECHOES {
+                tick.tick().await;
+                wr.write_all(&[i as u8; 64]).await.unwrap();
+            }
+        };
+        let reader = async {
+            let mut buf = [0u8; 64];
+            for i in 0..ECHOES {
+                rd.read_exact(&mut buf).await.unwrap();
+                assert!(buf.iter().all(|&b| b == i as u8), "echo {i} corrupted");
+            }
+        };
+        tokio::join!(writer, reader);
+        server.await.unwrap()
+    };
+    let s = tokio::time::timeout(Duration::from_secs(30), work)
+        .await
+        .expect("done within 30 s");
+    let st = s.stats();
+    let links = relay.finish().await.unwrap();
+    eprintln!(
+        "relay up {:?}, down {:?}; server {st:?}",
+        links.up, links.down
+    );
+    assert!(
+        st.in_flight > 0 || st.datagrams_sent > 0,
+        "the server's statistics are live"
+    );
+    assert!(
+        links.down.sent < ECHOES * 5 / 4,
+        "{} datagrams from the server for {ECHOES} replies",
+        links.down.sent
+    );
+    assert_eq!(st.retransmits, 0, "held ACKs caused no retransmission");
+}

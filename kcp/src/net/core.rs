@@ -148,9 +148,9 @@ impl Core {
         self.kcp.pipe_limited(now)
     }
 
-    /// What input asked for, and held ACKs once due (see [`Kcp::update_acks`]).
-    pub(crate) fn update_acks(&mut self, now: u32, out: impl FnMut(&mut [u8])) {
-        self.kcp.update_acks(now, out);
+    /// What is due now: what input asked for, the periodic flush, held ACKs (see [`Kcp::update_due`]).
+    pub(crate) fn update_due(&mut self, now: u32, out: impl FnMut(&mut [u8])) {
+        self.kcp.update_due(now, out);
     }
 
     pub(crate) fn flush_acks(&mut self, now: u32, out: impl FnMut(&mut [u8])) {

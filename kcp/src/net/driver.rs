@@ -27,8 +27,8 @@ use super::udp::{TxQueue, Udp};
 enum Flush {
     /// Everything (kcp-go `flush(false)`): after writes and when the session starts.
     Now,
-    /// After received datagrams and on the timer: see `Live::flush_due` (a session with nothing to
-    /// send holds ACKs of in-order data up to 2 ms).
+    /// After received datagrams and on the timer: only what is due, see `Live::flush_due` (ACKs of
+    /// in-order data wait up to 2 ms).
     Due,
 }
 

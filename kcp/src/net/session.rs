@@ -190,17 +190,16 @@ impl Live {
         self.seal(tx, remote, now, true);
     }
 
-    /// After received datagrams and on the session's timer. A session with data queued or in flight
-    /// flushes (ACKs ride on its data, and what the input freed goes out at once). One with nothing to
-    /// send sends only what is due: ACKs of in-order data wait up to 2 ms, so that one ACK datagram
-    /// covers what arrives meanwhile (a bulk receiver), or they ride on the reply the application
-    /// writes (a request/response server).
+    /// After received datagrams and on the session's timer: only what is due (`Kcp::update_due`). What
+    /// the input freed goes out at once, and so does the periodic flush of a session with data queued or
+    /// in flight; ACKs of in-order data wait up to 2 ms, so that one ACK datagram covers what arrives
+    /// meanwhile (a bulk receiver), or they ride on the reply the application writes (a request/response
+    /// server, also while its previous reply is still in flight).
     pub(crate) fn flush_due(&mut self, tx: &mut TxQueue, remote: SocketAddr, now: u32) {
-        let full = self.core.wait_snd() > 0;
-        self.seal(tx, remote, now, full);
+        self.seal(tx, remote, now, false);
     }
 
-    /// A full flush, or only what is due for a session with nothing to send (`Kcp::update_acks`).
+    /// A full flush, or only what is due (`Kcp::update_due`).
     fn seal(&mut self, tx: &mut TxQueue, remote: SocketAddr, now: u32, full: bool) {
         let Live { core, envelope, .. } = self;
         envelope.follow_pipe(core.pipe_limited(now));
@@ -208,7 +207,7 @@ impl Live {
             if full {
                 core.flush(now, |d| s.seal(d))
             } else {
-                core.update_acks(now, |d| s.seal(d))
+                core.update_due(now, |d| s.seal(d))
             }
         });
     }

@@ -26,7 +26,7 @@ pub const MAX_BUNDLE: u8 = 8;
 const PEAK_WINDOW: u32 = 1000;
 /// Longest an ACK of in-order data waits for the next flush, ms (ours; kcp-go waits for the flush interval).
 /// `update` sends held ACKs with a datagram arriving this long after the oldest, or at the next flush;
-/// `update_acks` at `ack_due` (the tokio edge's timer) sends them this long after the oldest in any case.
+/// `update_due` at `ack_due` (the tokio edge's timer) sends them this long after the oldest in any case.
 /// A sender sizing its pipe must cover the ACKs held back, so a 30 ms hold keeps 30 ms of data queued at
 /// the bottleneck; ACKs within 2 ms let it keep 2 ms. One ACK datagram every 2 ms at most, small beside
 /// the data it acknowledges.
@@ -618,6 +618,9 @@ impl Kcp {
         self.stats.in_bytes += data.len() as u64;
         let old_una = self.snd_buf.una();
         let old_acked = self.snd_buf.acked_total();
+        let old_rmt_wnd = self.rmt_wnd;
+        // The peer's window held new data back (what is in flight fills it).
+        let wnd_shut = self.snd_buf.nxt().wrapping_sub(old_una) >= old_rmt_wnd;
         if self.acklist.is_empty() {
             self.ack_since = now;
         }
@@ -710,8 +713,12 @@ impl Kcp {
         // retransmission due (as TCP retransmits on the third duplicate ACK instead of at the next timer tick);
         // the early case only when no new data waits, since a flush carrying new data does not early-retransmit.
         let early_possible = self.nothing_queued();
+        // The peer's window reopened (a WINS answering our probe, or its application read) while it held
+        // queued data back: that data goes at once rather than at the next interval.
+        let wnd_opened = wnd_shut && self.rmt_wnd > old_rmt_wnd && !early_possible;
         if slid
             || pipe_freed
+            || wnd_opened
             || (latest_ack_ts.is_some()
                 && self.snd_buf.fast_due(self.fastresend > 0, early_possible))
         {
@@ -811,13 +818,34 @@ impl Kcp {
         }
     }
 
-    /// As [`update`](Kcp::update) for a side with nothing queued or in flight: ACKs that must go at
-    /// once (an out-of-order arrival, `ack_nodelay`) and a window answer, held ACKs once due, but not
-    /// the flush input asks for when `una` moves (there is no data to follow it) nor the periodic one
-    /// (on an idle session long overdue). Either would send every ACK on arrival, not letting it wait
-    /// for the ACKs behind it or for the application's reply.
-    pub fn update_acks<F: FnMut(&mut [u8])>(&mut self, now: u32, mut sink: F) {
-        if self.probe != 0 {
+    /// As [`update`](Kcp::update), for a caller that sends the application's writes at once (the tokio
+    /// edge calls this after received datagrams and on its timer). What input asked for goes now (data
+    /// the peer's ACKs freed or its window admits, a fast retransmission, a window answer, ACKs of
+    /// out-of-order data or with `ack_nodelay`), and so does the periodic flush while anything is queued
+    /// or in flight. ACKs of
+    /// in-order data wait until [`ack_due`](Kcp::ack_due) (at most `ACK_HOLD_MS`), so that one ACK covers
+    /// what arrives meanwhile or rides on the reply the application writes, even while its previous
+    /// reply is still unacknowledged. A side with nothing to send does not flush when `una` moves (no data
+    /// follows it) nor periodically (on an idle session long overdue): either would send every ACK on
+    /// arrival.
+    pub fn update_due<F: FnMut(&mut [u8])>(&mut self, now: u32, mut sink: F) {
+        let t = self.clock.advance(now);
+        if self.pending == Pending::Full
+            && self.nothing_queued()
+            && !self.snd_buf.fast_due(self.fastresend > 0, true)
+        {
+            // `una` moved, but no new data follows it and nothing is to be resent: that flush would carry
+            // only ACKs, which may wait. (Each segment a peer sends carries its `una`, so every request
+            // moves it while replies are in flight.)
+            self.pending = if self.ack_now {
+                Pending::Acks
+            } else {
+                Pending::None
+            };
+        }
+        let full = self.wait_snd() > 0
+            && (self.pending == Pending::Full || self.next_flush.is_none_or(|at| t >= at));
+        if full || self.probe != 0 {
             self.flush(now, &mut sink);
         } else if self.ack_now || self.ack_due(now) == Some(now) {
             self.flush_acks(now, &mut sink);
@@ -855,7 +883,7 @@ impl Kcp {
     /// `ACK_HOLD_MS` after the oldest. [`check`](Kcp::check) and [`update`](Kcp::update) leave them to
     /// the next flush, as kcp-go does (an application that writes only at flushes then sends its reply
     /// and the ACK in one datagram); a caller that flushes writes at once can wake at this time instead,
-    /// and [`update_acks`](Kcp::update_acks) then sends them.
+    /// and [`update_due`](Kcp::update_due) then sends them.
     pub fn ack_due(&self, now: u32) -> Option<u32> {
         if self.acklist.is_empty() {
             return None;

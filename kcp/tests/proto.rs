@@ -740,9 +740,19 @@ fn held_acks_are_due_2_ms_after_the_oldest_even_when_no_more_data_comes() {
 }
 
 /// `b` with its reply `r1` still in flight receives, at 20 ms, a datagram of `a` that acknowledges `r0`
-/// (so `una` moves) and carries a new request.
-fn server_with_a_reply_in_flight() -> (Kcp, Kcp) {
-    let (mut a, mut b) = fast_pair();
+/// (so `una` moves) and carries a new request. With `Preset::Fast` (30 ms interval) `b`'s next periodic
+/// flush is after 22 ms, with `Preset::Fast3` (10 ms) it is due at 20.
+fn server_with_a_reply_in_flight(preset: Preset) -> (Kcp, Kcp) {
+    server_with_a_reply_in_flight_at(preset, 20)
+}
+
+/// As [`server_with_a_reply_in_flight`], the request arriving at `at` ms.
+fn server_with_a_reply_in_flight_at(preset: Preset, at: u32) -> (Kcp, Kcp) {
+    let c = KcpConfig {
+        preset,
+        ..cfg(false)
+    };
+    let (mut a, mut b) = (Kcp::new(1, &c).unwrap(), Kcp::new(1, &c).unwrap());
     b.send(b"r0").unwrap();
     let r0 = flush(&mut b, 0);
     b.send(b"r1").unwrap();
@@ -750,7 +760,7 @@ fn server_with_a_reply_in_flight() -> (Kcp, Kcp) {
     deliver(&mut a, 10, &r0);
     a.send(b"q").unwrap();
     let q = flush(&mut a, 10);
-    deliver(&mut b, 20, &q);
+    deliver(&mut b, at, &q);
     assert_eq!(b.wait_snd(), 1, "r1 in flight");
     assert_eq!(read_all(&mut b), b"q");
     (a, b)
@@ -767,7 +777,7 @@ fn cmds_of(dgrams: &[Vec<u8>]) -> Vec<Vec<Cmd>> {
 fn with_data_in_flight_the_ack_of_a_request_rides_on_the_reply() {
     // The tokio edge runs `update_due` after every received batch. It used to flush in full whenever
     // anything was in flight, sending the request's ACK alone just before the reply.
-    let (_a, mut b) = server_with_a_reply_in_flight();
+    let (_a, mut b) = server_with_a_reply_in_flight(Preset::Fast);
     let mut out = Vec::new();
     b.update_due(20, |d| out.push(d.to_vec()));
     assert!(
@@ -785,7 +795,7 @@ fn with_data_in_flight_the_ack_of_a_request_rides_on_the_reply() {
 
 #[test]
 fn with_data_in_flight_a_held_ack_still_goes_2_ms_after_it_arrived() {
-    let (_a, mut b) = server_with_a_reply_in_flight();
+    let (_a, mut b) = server_with_a_reply_in_flight(Preset::Fast);
     let mut out = Vec::new();
     b.update_due(20, |d| out.push(d.to_vec()));
     b.update_due(21, |d| out.push(d.to_vec()));
@@ -816,4 +826,35 @@ fn a_reopened_window_sends_queued_data_at_once() {
     let mut out = Vec::new();
     a.update_due(4, |d| out.push(d.to_vec()));
     assert_eq!(cmds_of(&out), [vec![Cmd::Push]]);
+}
+
+#[test]
+fn a_periodic_flush_with_nothing_else_to_send_leaves_held_acks_for_the_reply() {
+    // At a 10 ms interval the periodic flush of a side with replies in flight often falls between a
+    // request and its reply; sending the held ACK then would cost a datagram of its own.
+    let (_a, mut b) = server_with_a_reply_in_flight(Preset::Fast3);
+    assert_eq!(b.check(20), 20, "the periodic flush is due");
+    let mut out = Vec::new();
+    b.update_due(20, |d| out.push(d.to_vec()));
+    assert!(out.is_empty(), "{:?}", cmds_of(&out));
+    assert!(b.check(20) > 20, "and was run (no busy loop on the timer)");
+    assert_eq!(b.ack_due(20), Some(22), "the ACK is still held");
+    b.send(b"reply").unwrap();
+    assert_eq!(cmds_of(&flush(&mut b, 21)), [vec![Cmd::Ack, Cmd::Push]]);
+}
+
+#[test]
+fn a_periodic_flush_that_resends_carries_the_held_acks() {
+    // The request comes long after r1's retransmission timeout: the periodic flush resends r1, and the
+    // held ACK rides on it.
+    let late = 1_000;
+    let (_a, mut b) = server_with_a_reply_in_flight_at(Preset::Fast3, late);
+    let mut out = Vec::new();
+    b.update_due(late, |d| out.push(d.to_vec()));
+    assert_eq!(
+        cmds_of(&out),
+        [vec![Cmd::Ack, Cmd::Push]],
+        "r1 again, with the ACK"
+    );
+    assert_eq!(b.ack_due(late), None, "sent");
 }

@@ -822,11 +822,11 @@ impl Kcp {
     /// edge calls this after received datagrams and on its timer). What input asked for goes now (data
     /// the peer's ACKs freed or its window admits, a fast retransmission, a window answer, ACKs of
     /// out-of-order data or with `ack_nodelay`), and so does the periodic flush while anything is queued
-    /// or in flight. ACKs of
-    /// in-order data wait until [`ack_due`](Kcp::ack_due) (at most `ACK_HOLD_MS`), so that one ACK covers
-    /// what arrives meanwhile or rides on the reply the application writes, even while its previous
-    /// reply is still unacknowledged. A side with nothing to send does not flush when `una` moves (no data
-    /// follows it) nor periodically (on an idle session long overdue): either would send every ACK on
+    /// or in flight. ACKs of in-order data wait until [`ack_due`](Kcp::ack_due) (at most `ACK_HOLD_MS`),
+    /// so that one ACK covers what arrives meanwhile or rides on the reply the application writes, even
+    /// while its earlier replies are still unacknowledged. So a moved `una` with nothing queued and
+    /// nothing to resend does not flush (no data follows it), and a side with nothing in flight does not
+    /// flush periodically (on an idle session that flush is long overdue): either would send every ACK on
     /// arrival.
     pub fn update_due<F: FnMut(&mut [u8])>(&mut self, now: u32, mut sink: F) {
         let t = self.clock.advance(now);
@@ -843,13 +843,32 @@ impl Kcp {
                 Pending::None
             };
         }
-        let full = self.wait_snd() > 0
-            && (self.pending == Pending::Full || self.next_flush.is_none_or(|at| t >= at));
-        if full || self.probe != 0 {
+        let acks_due = self.ack_now || self.ack_due(now) == Some(now);
+        let periodic = self.next_flush.is_none_or(|at| t >= at);
+        if (self.wait_snd() > 0 && self.pending == Pending::Full) || self.probe != 0 {
             self.flush(now, &mut sink);
-        } else if self.ack_now || self.ack_due(now) == Some(now) {
+        } else if self.wait_snd() > 0 && periodic {
+            if acks_due || !self.periodic_sends_acks_alone(t) {
+                self.flush(now, &mut sink);
+            } else {
+                // A side waiting for its peer's ACKs (at a short interval, 10 ms in fast3) would send the
+                // held ACKs alone just before the reply they could ride on: they keep waiting.
+                let held = std::mem::take(&mut self.acklist);
+                self.flush(now, &mut sink);
+                self.acklist = held;
+            }
+        } else if acks_due {
             self.flush_acks(now, &mut sink);
         }
+    }
+
+    /// Whether a periodic flush at `t` (extended clock) would send nothing but ACKs: nothing queued,
+    /// no retransmission timer expired, no window probing.
+    fn periodic_sends_acks_alone(&mut self, t: u64) -> bool {
+        self.nothing_queued()
+            && self.rmt_wnd > 0
+            && self.snd_buf.next_deadline().is_none_or(|at| at > t)
+            && !self.snd_buf.fast_due(self.fastresend > 0, true)
     }
 
     /// Flushes now: ACKs, window probes, new data within the window, and due retransmissions (kcp-go

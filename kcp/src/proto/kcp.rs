@@ -830,10 +830,7 @@ impl Kcp {
     /// arrival.
     pub fn update_due<F: FnMut(&mut [u8])>(&mut self, now: u32, mut sink: F) {
         let t = self.clock.advance(now);
-        if self.pending == Pending::Full
-            && self.nothing_queued()
-            && !self.snd_buf.fast_due(self.fastresend > 0, true)
-        {
+        if self.pending == Pending::Full && self.only_acks_to_send(t) {
             // `una` moved, but no new data follows it and nothing is to be resent: that flush would carry
             // only ACKs, which may wait. (Each segment a peer sends carries its `una`, so every request
             // moves it while replies are in flight.)
@@ -848,11 +845,12 @@ impl Kcp {
         if (self.wait_snd() > 0 && self.pending == Pending::Full) || self.probe != 0 {
             self.flush(now, &mut sink);
         } else if self.wait_snd() > 0 && periodic {
-            if acks_due || !self.periodic_sends_acks_alone(t) {
+            if acks_due || !self.only_acks_to_send(t) {
                 self.flush(now, &mut sink);
             } else {
                 // A side waiting for its peer's ACKs (at a short interval, 10 ms in fast3) would send the
-                // held ACKs alone just before the reply they could ride on: they keep waiting.
+                // held ACKs alone just before the reply they could ride on: they keep waiting, and the
+                // flush only schedules the next one.
                 let held = std::mem::take(&mut self.acklist);
                 self.flush(now, &mut sink);
                 self.acklist = held;
@@ -862,9 +860,9 @@ impl Kcp {
         }
     }
 
-    /// Whether a periodic flush at `t` (extended clock) would send nothing but ACKs: nothing queued,
-    /// no retransmission timer expired, no window probing.
-    fn periodic_sends_acks_alone(&mut self, t: u64) -> bool {
+    /// Whether a flush at `t` (extended clock) would send nothing but ACKs: nothing queued, no fast or
+    /// early retransmission due, no retransmission timer expired, no window probing.
+    fn only_acks_to_send(&mut self, t: u64) -> bool {
         self.nothing_queued()
             && self.rmt_wnd > 0
             && self.snd_buf.next_deadline().is_none_or(|at| at > t)

@@ -15,7 +15,7 @@
 //	smux-peer server -ver V            listen on 127.0.0.1:0, print "LISTEN addr", serve until stdin closes
 //	smux-peer client -ver V -addr A -streams K -size N
 //	                                    run K concurrent streams (E, S, G in turn) against A; print "OK"
-//	smux-peer bench -ver V -work a|b|c -bytes N -secs S
+//	smux-peer bench -ver V -work a|b|c|d -bytes N -secs S -loops L
 //	                                    client and server in this process over TCP loopback; print "RESULT x"
 package main
 
@@ -366,8 +366,9 @@ func bulk(ver int, streams int, total int64) float64 {
 	return float64(per*int64(streams)) / time.Since(start).Seconds()
 }
 
-// openEcho opens a stream, echoes 8 bytes and closes it, as often as possible for secs; returns per second.
-func openEcho(ver int, secs float64) float64 {
+// openEcho opens a stream, echoes 8 bytes and closes it, as often as possible for secs, in `loops`
+// concurrent goroutines each doing it sequentially; returns streams per second.
+func openEcho(ver int, secs float64, loops int) float64 {
 	cs, ss := benchPair(ver)
 	defer cs.Close()
 	defer ss.Close()
@@ -386,25 +387,38 @@ func openEcho(ver int, secs float64) float64 {
 			}(s)
 		}
 	}()
-	var b [8]byte
-	count := 0
 	start := time.Now()
 	deadline := start.Add(time.Duration(secs * float64(time.Second)))
-	for time.Now().Before(deadline) {
-		s, err := cs.OpenStream()
-		if err != nil {
-			fail("open: %v", err)
-		}
-		if _, err := s.Write(b[:]); err != nil {
-			fail("write: %v", err)
-		}
-		if _, err := io.ReadFull(s, b[:]); err != nil {
-			fail("read: %v", err)
-		}
-		s.Close()
-		count++
+	counts := make(chan int, loops)
+	for i := 0; i < loops; i++ {
+		go func() {
+			b := [8]byte{'8', ' ', 'b', 'y', 't', 'e', 's', '!'}
+			count := 0
+			for time.Now().Before(deadline) {
+				s, err := cs.OpenStream()
+				if err != nil {
+					fail("open: %v", err)
+				}
+				if _, err := s.Write(b[:]); err != nil {
+					fail("write: %v", err)
+				}
+				if _, err := io.ReadFull(s, b[:]); err != nil {
+					fail("read: %v", err)
+				}
+				if string(b[:]) != "8 bytes!" {
+					fail("echo: %q", b[:])
+				}
+				s.Close()
+				count++
+			}
+			counts <- count
+		}()
 	}
-	return float64(count) / time.Since(start).Seconds()
+	total := 0
+	for i := 0; i < loops; i++ {
+		total += <-counts
+	}
+	return float64(total) / time.Since(start).Seconds()
 }
 
 func main() {
@@ -418,7 +432,8 @@ func main() {
 	size := fs.Uint64("size", 1<<20, "bytes per stream (client)")
 	work := fs.String("work", "a", "bench workload a|b|c")
 	total := fs.Int64("bytes", 1<<30, "bench bytes for a and b")
-	secs := fs.Float64("secs", 2, "bench seconds for c")
+	secs := fs.Float64("secs", 2, "bench seconds for c and d")
+	loops := fs.Int("loops", 32, "bench concurrent loops for d")
 	fs.Parse(os.Args[2:])
 	switch os.Args[1] {
 	case "server":
@@ -433,7 +448,9 @@ func main() {
 		case "b":
 			r = bulk(*ver, 8, *total)
 		case "c":
-			r = openEcho(*ver, *secs)
+			r = openEcho(*ver, *secs, 1)
+		case "d":
+			r = openEcho(*ver, *secs, *loops)
 		default:
 			fail("unknown workload %q", *work)
 		}

@@ -2,7 +2,9 @@
 //! run, client and server in it), async-smux (v1 only) and yamux.
 //!
 //! Workloads: (a) one stream moving `--bytes` in 32 KiB writes, (b) 8 streams moving `--bytes` in total,
-//! (c) open a stream, echo 8 bytes, close, sequentially for `--secs` (per second).
+//! (c) open a stream, echo 8 bytes, close, sequentially for `--secs` (per second), (d) the same by
+//! `--loops` concurrent clients (32 by default), whose frames a library can gather into few writes: (c)
+//! is bound by the kernel's cost of one round trip on loopback, (d) by the library's cost per stream.
 //! Runs are interleaved (every implementation once per round) and the table shows medians, plus the
 //! median CPU time (user + system, whole process, so both ends) per GiB (a, b) or per 1000 streams (c),
 //! which is steadier than wall-clock on a shared machine; its ratio is Go's CPU time over ours. The last
@@ -37,8 +39,11 @@ struct Args {
     /// Seconds per run of workload (c).
     #[arg(long, default_value_t = 2.0)]
     secs: f64,
-    /// Workloads to run (a, b, c).
-    #[arg(long, value_delimiter = ',', default_value = "a,b,c")]
+    /// Concurrent client loops of workload (d).
+    #[arg(long, default_value_t = 32)]
+    loops: usize,
+    /// Workloads to run (a, b, c, d).
+    #[arg(long, value_delimiter = ',', default_value = "a,b,c,d")]
     work: Vec<String>,
     /// Our `Config::stream_send_buffer` (default: the crate default).
     #[arg(long)]
@@ -253,8 +258,9 @@ async fn bulk<O: Opener, A: Acceptor>(o: O, mut a: A, streams: usize, total: u64
     got as f64 / secs
 }
 
-/// Sequential open / echo 8 bytes / close per second.
-async fn open_echo<O, A>(o: O, mut a: A, secs: f64) -> f64
+/// Open / echo 8 bytes / close per second, by `loops` clients each doing it sequentially (one client:
+/// workload (c); many: (d), where a library can gather the frames of many streams into few writes).
+async fn open_echo<O, A>(o: O, mut a: A, secs: f64, loops: usize) -> f64
 where
     O: Opener,
     O::S: Close,
@@ -272,16 +278,31 @@ where
             });
         }
     });
-    let mut count = 0u64;
     let start = Instant::now();
     let limit = Duration::from_secs_f64(secs);
-    let mut b = *b"8 bytes!";
-    while start.elapsed() < limit {
-        let mut s = o.open().await;
-        s.write_all(&b).await.expect("write");
-        s.read_exact(&mut b).await.expect("read");
-        s.close().await;
-        count += 1;
+    let client = |o: O| async move {
+        let mut count = 0u64;
+        let mut b = *b"8 bytes!";
+        while start.elapsed() < limit {
+            let mut s = o.open().await;
+            s.write_all(&b).await.expect("write");
+            s.read_exact(&mut b).await.expect("read");
+            assert_eq!(&b, b"8 bytes!", "echo");
+            s.close().await;
+            count += 1;
+        }
+        count
+    };
+    let mut count = 0u64;
+    if loops == 1 {
+        count = client(o).await;
+    } else {
+        let tasks: Vec<_> = (0..loops)
+            .map(|_| tokio::spawn(client(o.clone())))
+            .collect();
+        for t in tasks {
+            count += t.await.expect("client loop");
+        }
     }
     let rate = count as f64 / start.elapsed().as_secs_f64();
     server.abort();
@@ -298,7 +319,8 @@ where
     match work {
         "a" => bulk(o, a, 1, args.bytes).await,
         "b" => bulk(o, a, 8, args.bytes).await,
-        _ => open_echo(o, a, args.secs).await,
+        "c" => open_echo(o, a, args.secs, 1).await,
+        _ => open_echo(o, a, args.secs, args.loops).await,
     }
 }
 
@@ -347,6 +369,7 @@ async fn run_rust(imp: &str, work: &str, args: &Args) -> f64 {
 fn run_go(bin: &PathBuf, version: u8, work: &str, args: &Args) -> f64 {
     let out = std::process::Command::new(bin)
         .args(["bench", "-ver", &version.to_string(), "-work", work])
+        .args(["-loops", &args.loops.to_string()])
         .args([
             "-bytes",
             &args.bytes.to_string(),
@@ -396,7 +419,7 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 fn fmt_val(work: &str, v: f64) -> String {
-    if work == "c" {
+    if work == "c" || work == "d" {
         format!("{:>9.0} /s", v)
     } else {
         format!("{:>7.2} GiB/s", v / (1u64 << 30) as f64)
@@ -458,7 +481,7 @@ fn main() {
                 };
                 // CPU seconds per unit of work (per GiB for a/b, per 1000 streams for c), whole process.
                 let cpu = cpu_secs(go) - cpu0;
-                let units = if work == "c" {
+                let units = if work == "c" || work == "d" {
                     v * t0.elapsed().as_secs_f64() / 1000.0
                 } else {
                     args.bytes as f64 / (1u64 << 30) as f64
@@ -482,7 +505,8 @@ fn main() {
     let title = |w: &str| match w {
         "a" => "(a) 1 stream, 32 KiB writes",
         "b" => "(b) 8 streams",
-        _ => "(c) open/echo 8 B/close",
+        "c" => "(c) open/echo 8 B/close",
+        _ => "(d) (c) by concurrent loops",
     };
     println!(
         "\nsmux over TCP loopback, medians of {} runs (bytes {} for a/b, {} s for c, {} tokio workers); ratio vs Go smux of the same version (async-smux and yamux vs Go v1)",

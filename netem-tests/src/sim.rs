@@ -22,6 +22,19 @@ pub fn sim_config(preset: Preset, stream: bool, wnd: u16) -> KcpConfig {
     }
 }
 
+/// When the endpoints of a [`Pair`] send, apart from the application's writes (which a test flushes at
+/// once with [`Pair::flush_a`] / [`Pair::flush_b`], as both kcp-go and our edge do).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Schedule {
+    /// kcp-go's: [`Kcp::update`] on every step and the next step at [`Kcp::check`]. Received data is
+    /// acknowledged by the step that delivered it.
+    #[default]
+    KcpGo,
+    /// The tokio edge's: [`Kcp::update_due`] on every step and the next step at [`Kcp::due_in`]. ACKs of
+    /// in-order data wait up to 2 ms, or go with the application's reply.
+    Edge,
+}
+
 /// Two endpoints `a` and `b`; `ab` carries a's datagrams to b, `ba` the reverse.
 #[derive(Debug)]
 pub struct Pair {
@@ -35,6 +48,7 @@ pub struct Pair {
     pub ba: Link,
     now_ms: u64,
     clock_offset: u32,
+    schedule: Schedule,
     /// Datagrams dropped because their checksum failed (corrupted on the link).
     pub checksum_drops: u64,
     /// Datagrams `input` rejected (must stay 0 with a checksummed link).
@@ -59,6 +73,7 @@ impl Pair {
             ba,
             now_ms: 0,
             clock_offset: 0,
+            schedule: Schedule::KcpGo,
             checksum_drops: 0,
             input_errors: 0,
         }
@@ -67,6 +82,12 @@ impl Pair {
     /// Shifts the endpoints' u32 clock (e.g. to just before it wraps).
     pub fn with_clock_offset(mut self, offset: u32) -> Pair {
         self.clock_offset = offset;
+        self
+    }
+
+    /// Runs the endpoints on `schedule` (kcp-go's by default).
+    pub fn with_schedule(mut self, schedule: Schedule) -> Pair {
+        self.schedule = schedule;
         self
     }
 
@@ -90,7 +111,7 @@ impl Pair {
         }
     }
 
-    /// Delivers every packet due now, then runs both endpoints' `update`.
+    /// Delivers every packet due now, then runs both endpoints' timers ([`Schedule`]).
     pub fn step(&mut self) {
         let now_us = self.now_ms * 1000;
         let t = self.clock();
@@ -112,8 +133,16 @@ impl Pair {
                 &mut self.input_errors,
             );
         }
-        self.a.update(t, emit(&mut self.ab, now_us));
-        self.b.update(t, emit(&mut self.ba, now_us));
+        match self.schedule {
+            Schedule::KcpGo => {
+                self.a.update(t, emit(&mut self.ab, now_us));
+                self.b.update(t, emit(&mut self.ba, now_us));
+            }
+            Schedule::Edge => {
+                self.a.update_due(t, emit(&mut self.ab, now_us));
+                self.b.update_due(t, emit(&mut self.ba, now_us));
+            }
+        }
     }
 
     /// One step of an endless bulk transfer from A to B: tops A's send queue up with `chunk` while it takes
@@ -146,13 +175,19 @@ impl Pair {
         self.b.flush(t, emit(&mut self.ba, self.now_ms * 1000));
     }
 
-    /// Moves the clock to the next event: a packet arrival, an endpoint deadline, or `app_next_ms`; at least 1 ms.
+    /// Moves the clock to the next event: a packet arrival, an endpoint deadline, or `app_next_ms`; at least 1 ms
+    /// (1 s when nothing at all is scheduled).
     pub fn advance(&mut self, app_next_ms: Option<u64>) {
         let t = self.clock();
         let mut next = u64::MAX;
         for k in [&self.a, &self.b] {
-            let d = k.check(t).wrapping_sub(t) as i32;
-            next = next.min(self.now_ms + d.max(0) as u64);
+            let d = match self.schedule {
+                Schedule::KcpGo => Some((k.check(t).wrapping_sub(t) as i32).max(0) as u64),
+                Schedule::Edge => k.due_in(t).map(u64::from),
+            };
+            if let Some(d) = d {
+                next = next.min(self.now_ms + d);
+            }
         }
         for l in [&self.ab, &self.ba] {
             if let Some(us) = l.next_event_time() {
@@ -161,6 +196,10 @@ impl Pair {
         }
         if let Some(a) = app_next_ms {
             next = next.min(a);
+        }
+        if next == u64::MAX {
+            // Nothing scheduled anywhere (possible on the edge's schedule): an idle second passes.
+            next = self.now_ms + 1000;
         }
         self.now_ms = next.max(self.now_ms + 1);
     }

@@ -3,7 +3,7 @@
 
 use kcp::proto::{Kcp, Preset};
 use netem_tests::link::{Link, LinkConfig, Loss};
-use netem_tests::sim::{Pair, sim_config};
+use netem_tests::sim::{Pair, Schedule, sim_config};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -73,7 +73,7 @@ impl Side {
     }
 }
 
-fn run(preset: Preset, stream: bool, seed: u64) {
+fn run(preset: Preset, stream: bool, seed: u64, schedule: Schedule) {
     let cfg = sim_config(preset, stream, 128);
     let mss = cfg.mss();
     let mut p = Pair::new(
@@ -81,7 +81,8 @@ fn run(preset: Preset, stream: bool, seed: u64) {
         Kcp::new(seed as u32, &cfg).unwrap(),
         hostile(seed * 2 + 1),
         hostile(seed * 2 + 2),
-    );
+    )
+    .with_schedule(schedule);
     if seed % 3 == 0 {
         // Run across the wrap of the u32 millisecond clock.
         p = p.with_clock_offset(u32::MAX - 1_000);
@@ -115,7 +116,10 @@ fn run(preset: Preset, stream: bool, seed: u64) {
         }
         p.advance(None);
     }
-    let ctx = format!("{preset:?} stream={stream} seed={seed} t={}ms", p.now_ms());
+    let ctx = format!(
+        "{preset:?} {schedule:?} stream={stream} seed={seed} t={}ms",
+        p.now_ms()
+    );
     assert_eq!(
         p.input_errors, 0,
         "{ctx}: a checksummed datagram was rejected"
@@ -155,7 +159,7 @@ fn run(preset: Preset, stream: bool, seed: u64) {
 fn message_mode_exactly_once_in_order() {
     for preset in PRESETS {
         for seed in 0..10 {
-            run(preset, false, seed);
+            run(preset, false, seed, Schedule::KcpGo);
         }
     }
 }
@@ -164,7 +168,17 @@ fn message_mode_exactly_once_in_order() {
 fn stream_mode_exactly_once_in_order() {
     for preset in PRESETS {
         for seed in 100..110 {
-            run(preset, true, seed);
+            run(preset, true, seed, Schedule::KcpGo);
+        }
+    }
+}
+
+/// The tokio edge's schedule (ACKs held up to 2 ms or until a reply carries them) on the same link.
+#[test]
+fn with_the_edges_ack_schedule_exactly_once_in_order() {
+    for preset in PRESETS {
+        for seed in 200..206 {
+            run(preset, seed % 2 == 0, seed, Schedule::Edge);
         }
     }
 }

@@ -162,12 +162,7 @@ impl Core {
     /// so idle sessions cost no wake-ups. ACKs held back count as outstanding: they are due 2 ms after
     /// the oldest.
     pub(crate) fn next_wake(&self, now: u32) -> Option<u32> {
-        let acks = self.kcp.ack_due(now).map(|at| at.wrapping_sub(now));
-        if self.kcp.wait_snd() == 0 {
-            return acks;
-        }
-        let flush = self.kcp.check(now).wrapping_sub(now).min(60_000);
-        Some(acks.map_or(flush, |a| a.min(flush)))
+        self.kcp.due_in(now)
     }
 
     pub(crate) fn fill_stats(&self, s: &mut SessionStats) {

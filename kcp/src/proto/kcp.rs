@@ -909,6 +909,18 @@ impl Kcp {
         Some(if diff(at, now) < 0 { now } else { at })
     }
 
+    /// Milliseconds until [`update_due`](Kcp::update_due) next has work (0 if it has now), or `None`
+    /// while nothing is outstanding: with nothing queued or in flight only held ACKs need a timer (an
+    /// idle session needs none; the application's next write, or a datagram, calls again).
+    pub fn due_in(&self, now: u32) -> Option<u32> {
+        let acks = self.ack_due(now).map(|at| at.wrapping_sub(now));
+        if self.wait_snd() == 0 {
+            return acks;
+        }
+        let flush = self.check(now).wrapping_sub(now).min(60_000);
+        Some(acks.map_or(flush, |a| a.min(flush)))
+    }
+
     fn next_queued(&mut self) -> Option<(u8, Bytes)> {
         if let Some(s) = self.snd_queue.pop_front() {
             return Some(s);

@@ -92,8 +92,49 @@ async fn backpressure(cfg: Config, bound: u64) {
     assert!(total >= written + (1 << 20));
 }
 
-/// The server vanishes (its socket closes): the client's blocked read and its writes fail with
-/// `TimedOut` within the idle timeout (plus scheduling slack).
+/// A UDP forwarder between a client and `server` that can go silent: once `cut` is set it drops
+/// everything, as a vanished host or a broken path does (no ICMP error reaches the client).
+async fn cuttable_path(
+    server: std::net::SocketAddr,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let front = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let back = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    back.connect(server).await.unwrap();
+    let addr = front.local_addr().unwrap();
+    let cut = Arc::new(AtomicBool::new(false));
+    let client = Arc::new(std::sync::Mutex::new(None));
+    let (f, b, c, k) = (front.clone(), back.clone(), client.clone(), cut.clone());
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 2048];
+        while let Ok((n, from)) = f.recv_from(&mut buf).await {
+            *c.lock().unwrap() = Some(from);
+            if !k.load(Ordering::Relaxed) {
+                let _ = b.send(&buf[..n]).await;
+            }
+        }
+    });
+    let k = cut.clone();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 2048];
+        while let Ok(n) = back.recv(&mut buf).await {
+            let to = *client.lock().unwrap();
+            if let Some(to) = to
+                && !k.load(Ordering::Relaxed)
+            {
+                let _ = front.send_to(&buf[..n], to).await;
+            }
+        }
+    });
+    (addr, cut)
+}
+
+/// The server vanishes without a word (the path goes silent): the client's blocked read and its writes
+/// fail with `TimedOut` within the idle timeout (plus scheduling slack).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vanished_peer_ends_reads_and_writes_with_timeout() {
     let idle = Duration::from_millis(1500);
@@ -102,17 +143,15 @@ async fn vanished_peer_ends_reads_and_writes_with_timeout() {
         ..small()
     };
     let listener = KcpListener::bind("127.0.0.1:0", cfg.clone()).await.unwrap();
-    let client = KcpStream::connect(listener.local_addr().unwrap(), cfg)
-        .await
-        .unwrap();
+    let (path, cut) = cuttable_path(listener.local_addr().unwrap()).await;
+    let client = KcpStream::connect(path, cfg).await.unwrap();
     let (mut r, mut w) = tokio::io::split(client);
     w.write_all(b"hello").await.unwrap();
     let (mut server, _) = listener.accept().await.unwrap();
     let mut buf = [0u8; 5];
     server.read_exact(&mut buf).await.unwrap();
-    // Vanish: the listener and its only session go; its socket closes with the driver.
-    drop(server);
-    drop(listener);
+    // Vanish: nothing passes either way from now on.
+    cut.store(true, std::sync::atomic::Ordering::Relaxed);
     let gone = Instant::now();
     let reader = tokio::spawn(async move {
         let mut b = [0u8; 16];

@@ -302,8 +302,11 @@ fn zero_window_probe_and_reopen() {
     assert_eq!(a.stats().rmt_wnd, 2);
 }
 
+/// A peer whose window shut: `a` probes it one retransmission timeout later (200 ms before any RTT
+/// sample), then at intervals half again as long each time. kcp-go's first probe waits 7 s, so a lost
+/// WINS (the peer's one announcement that its window reopened) stalled a transfer that long.
 #[test]
-fn wask_is_sent_after_probe_wait() {
+fn wask_is_sent_one_rto_after_the_window_shut_then_backs_off() {
     let mut a = Kcp::new(1, &cfg(false)).unwrap();
     let mut zero = [0u8; OVERHEAD];
     SegmentHeader {
@@ -312,14 +315,52 @@ fn wask_is_sent_after_probe_wait() {
     }
     .encode(&mut zero);
     a.input(0, &zero, true).unwrap();
-    assert!(flush(&mut a, 0).is_empty());
-    assert!(flush(&mut a, 6_999).is_empty());
-    let p = flush(&mut a, 7_000);
-    let cmds: Vec<Cmd> = p
-        .iter()
-        .flat_map(|x| segments(x).map(|s| s.unwrap().0.cmd))
-        .collect();
-    assert_eq!(cmds, vec![Cmd::Wask]);
+    assert_eq!(a.stats().rto, 200);
+    let mut probes = Vec::new();
+    for now in (0..2_000).step_by(10) {
+        let cmds: Vec<Cmd> = flush(&mut a, now)
+            .iter()
+            .flat_map(|x| segments(x).map(|s| s.unwrap().0.cmd))
+            .collect();
+        if !cmds.is_empty() {
+            assert_eq!(cmds, vec![Cmd::Wask], "at {now}");
+            probes.push(now);
+        }
+    }
+    assert_eq!(probes, vec![200, 500, 950, 1630]);
+}
+
+/// With nothing queued, a writer that follows `can_send` writes nothing while the peer's window is shut;
+/// `update_due` and `due_in` still run the probe timer (without it a lost WINS stalls such a session for
+/// good).
+#[test]
+fn a_shut_peer_window_keeps_the_probe_timer_running_with_nothing_queued() {
+    let mut a = Kcp::new(1, &cfg(false)).unwrap();
+    let mut zero = [0u8; OVERHEAD];
+    SegmentHeader {
+        wnd: 0,
+        ..header(1, Cmd::Wins, 0, 0, 0)
+    }
+    .encode(&mut zero);
+    a.input(0, &zero, true).unwrap();
+    assert!(!a.can_send());
+    assert_eq!(a.wait_snd(), 0);
+    let mut now = 0;
+    let mut probe_at = None;
+    while now < 1_000 && probe_at.is_none() {
+        let mut cmds = Vec::new();
+        a.update_due(now, |d| {
+            cmds.extend(segments(d).map(|s| s.unwrap().0.cmd));
+        });
+        if cmds.contains(&Cmd::Wask) {
+            probe_at = Some(now);
+        }
+        now += a
+            .due_in(now)
+            .expect("a timer while the peer's window is shut")
+            .max(1);
+    }
+    assert_eq!(probe_at, Some(200));
 }
 
 #[test]

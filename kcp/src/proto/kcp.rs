@@ -16,7 +16,7 @@ use super::stats::Stats;
 
 const ASK_SEND: u8 = 1;
 const ASK_TELL: u8 = 2;
-const PROBE_INIT: u32 = 7_000;
+/// Longest wait between window probes (kcp-go's `IKCP_PROBE_LIMIT`).
 const PROBE_LIMIT: u32 = 120_000;
 const THRESH_INIT: u32 = 2;
 const THRESH_MIN: u32 = 2;
@@ -822,7 +822,7 @@ impl Kcp {
     /// edge calls this after received datagrams and on its timer). What input asked for goes now (data
     /// the peer's ACKs freed or its window admits, a fast retransmission, a window answer, ACKs of
     /// out-of-order data or with `ack_nodelay`), and so does the periodic flush while anything is queued
-    /// or in flight. ACKs of in-order data wait until [`ack_due`](Kcp::ack_due) (at most `ACK_HOLD_MS`),
+    /// or in flight or the peer's window is shut (it runs the window probes). ACKs of in-order data wait until [`ack_due`](Kcp::ack_due) (at most `ACK_HOLD_MS`),
     /// so that one ACK covers what arrives meanwhile or rides on the reply the application writes, even
     /// while its earlier replies are still unacknowledged. So a moved `una` with nothing queued and
     /// nothing to resend does not flush (no data follows it), and a side with nothing in flight does not
@@ -844,7 +844,7 @@ impl Kcp {
         let periodic = self.next_flush.is_none_or(|at| t >= at);
         if (self.wait_snd() > 0 && self.pending == Pending::Full) || self.probe != 0 {
             self.flush(now, &mut sink);
-        } else if self.wait_snd() > 0 && periodic {
+        } else if (self.wait_snd() > 0 || self.rmt_wnd == 0) && periodic {
             if acks_due || !self.only_acks_to_send(t) {
                 self.flush(now, &mut sink);
             } else {
@@ -911,10 +911,17 @@ impl Kcp {
 
     /// Milliseconds until [`update_due`](Kcp::update_due) next has work (0 if it has now), or `None`
     /// while nothing is outstanding: with nothing queued or in flight only held ACKs need a timer (an
-    /// idle session needs none; the application's next write, or a datagram, calls again).
+    /// idle session needs none; the application's next write, or a datagram, calls again). A zero
+    /// window from the peer needs the timer too: a writer that follows [`can_send`](Kcp::can_send)
+    /// queues nothing then, and only window probes learn that it reopened. A window to announce (a
+    /// [`recv`](Kcp::recv) that reopened ours, or a probe to answer) is due at once.
     pub fn due_in(&self, now: u32) -> Option<u32> {
+        if self.probe != 0 {
+            // A window answer, or our reopened window to announce (after `recv`).
+            return Some(0);
+        }
         let acks = self.ack_due(now).map(|at| at.wrapping_sub(now));
-        if self.wait_snd() == 0 {
+        if self.wait_snd() == 0 && self.rmt_wnd > 0 {
             return acks;
         }
         let flush = self.check(now).wrapping_sub(now).min(60_000);
@@ -1013,13 +1020,15 @@ impl Kcp {
         out: &mut Out<'_, F>,
         scratch: &mut SegmentHeader,
     ) -> u32 {
-        // Window probe timer: only while the peer advertises a zero window.
+        // Window probe timer: only while the peer advertises a zero window. The peer announces its reopened
+        // window once (WINS); if that datagram is lost, only a probe (WASK) gets the answer again. kcp-go
+        // waits 7 s before its first probe; ours goes one retransmission timeout after the window shut
+        // and backs off by half each time (up to kcp-go's 120 s), as TCP's persist timer does.
         if self.rmt_wnd == 0 {
             if self.probe_wait == 0 {
-                self.probe_wait = PROBE_INIT;
-                self.ts_probe = t + PROBE_INIT as u64;
+                self.probe_wait = self.timer_rto().max(self.interval);
+                self.ts_probe = t + self.probe_wait as u64;
             } else if t >= self.ts_probe {
-                self.probe_wait = self.probe_wait.max(PROBE_INIT);
                 self.probe_wait += self.probe_wait / 2;
                 self.probe_wait = self.probe_wait.min(PROBE_LIMIT);
                 self.ts_probe = t + self.probe_wait as u64;

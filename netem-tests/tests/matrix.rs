@@ -38,8 +38,11 @@ fn matrix_matches_snapshot() {
 fn matrix_is_deterministic() {
     use kcp::proto::Preset;
     use netem_tests::scenario::run_cell;
-    assert_eq!(
-        run_cell(Preset::Fast3, 5, 100, 42),
-        run_cell(Preset::Fast3, 5, 100, 42)
-    );
+    use netem_tests::sim::Schedule;
+    for schedule in [Schedule::KcpGo, Schedule::Edge] {
+        assert_eq!(
+            run_cell(Preset::Fast3, schedule, 5, 100, 42),
+            run_cell(Preset::Fast3, schedule, 5, 100, 42)
+        );
+    }
 }

@@ -822,12 +822,12 @@ impl Kcp {
     /// edge calls this after received datagrams and on its timer). What input asked for goes now (data
     /// the peer's ACKs freed or its window admits, a fast retransmission, a window answer, ACKs of
     /// out-of-order data or with `ack_nodelay`), and so does the periodic flush while anything is queued
-    /// or in flight or the peer's window is shut (it runs the window probes). ACKs of in-order data wait until [`ack_due`](Kcp::ack_due) (at most `ACK_HOLD_MS`),
-    /// so that one ACK covers what arrives meanwhile or rides on the reply the application writes, even
-    /// while its earlier replies are still unacknowledged. So a moved `una` with nothing queued and
-    /// nothing to resend does not flush (no data follows it), and a side with nothing in flight does not
-    /// flush periodically (on an idle session that flush is long overdue): either would send every ACK on
-    /// arrival.
+    /// or in flight or the peer's window is shut (it runs the window probes). ACKs of in-order data
+    /// wait until [`ack_due`](Kcp::ack_due) (at most `ACK_HOLD_MS`), so that one ACK covers what
+    /// arrives meanwhile or rides on the reply the application writes, even while its earlier replies
+    /// are still unacknowledged. So a moved `una` with nothing queued and nothing to resend does not
+    /// flush (no data follows it), and a side with nothing in flight does not flush periodically (on an
+    /// idle session that flush is long overdue): either would send every ACK on arrival.
     pub fn update_due<F: FnMut(&mut [u8])>(&mut self, now: u32, mut sink: F) {
         let t = self.clock.advance(now);
         if self.pending == Pending::Full && self.only_acks_to_send(t) {

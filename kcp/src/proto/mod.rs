@@ -16,6 +16,8 @@
 //!   timestamp gives back the window it took.
 //! * An ACK that makes a fast/early retransmission due, and a PUSH arriving out of order, ask for an immediate
 //!   flush (retransmission / ACK) instead of waiting for the next interval.
+//! * A peer's zero window is probed (WASK) one retransmission timeout after it shut, then at intervals half
+//!   again as long, up to 120 s (kcp-go's first probe waits 7 s, which a lost WINS costs in full).
 
 #![forbid(unsafe_code)]
 

@@ -145,10 +145,14 @@ impl Pair {
         }
     }
 
-    /// One step of an endless bulk transfer from A to B: tops A's send queue up with `chunk` while it takes
-    /// more (adding the bytes to `sent`), flushes A if it wrote, runs [`Pair::step`], and hands each piece B
-    /// reads, in order, to `got`.
+    /// One step of an endless bulk transfer from A to B: runs [`Pair::step`], hands each piece B reads, in
+    /// order, to `got`, then tops A's send queue up with `chunk` while it takes more (adding the bytes to
+    /// `sent`) and flushes A if it wrote: a writer writes as soon as the window opens.
     pub fn bulk_step(&mut self, chunk: &[u8], sent: &mut usize, mut got: impl FnMut(&[u8])) {
+        self.step();
+        while let Some(b) = self.b.recv_bytes() {
+            got(&b);
+        }
         let mut wrote = false;
         while self.a.can_send() && self.a.send(chunk).is_ok() {
             *sent += chunk.len();
@@ -156,10 +160,6 @@ impl Pair {
         }
         if wrote {
             self.flush_a();
-        }
-        self.step();
-        while let Some(b) = self.b.recv_bytes() {
-            got(&b);
         }
     }
 

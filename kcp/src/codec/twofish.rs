@@ -61,7 +61,7 @@ const RS: [[u8; 8]; 4] = [
     [0xA4, 0x55, 0x87, 0x5A, 0x58, 0xDB, 0x9E, 0x03],
 ];
 
-/// MDS matrix (GF(2^8) modulo 0x169), row-major: output byte r = sum over c of MDS[r][c] * y[c].
+/// MDS matrix (GF(2^8) modulo 0x169), row-major: output byte r = sum over c of `MDS[r][c] * y[c]`.
 const MDS: [[u8; 4]; 4] = [
     [0x01, 0xEF, 0x5B, 0x5B],
     [0x5B, 0xEF, 0xEF, 0x01],
@@ -122,7 +122,7 @@ fn h(x: u32, words: [[u8; 4]; 4]) -> u32 {
 #[derive(Clone)]
 pub struct Twofish256 {
     k: [u32; 40],
-    /// g(x) = s[0][x0] ^ s[1][x1] ^ s[2][x2] ^ s[3][x3].
+    /// `g(x) = s[0][x0] ^ s[1][x1] ^ s[2][x2] ^ s[3][x3]`.
     s: Box<[[u32; 256]; 4]>,
 }
 

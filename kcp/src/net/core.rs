@@ -157,10 +157,10 @@ impl Core {
         self.kcp.flush_acks(now, out);
     }
 
-    /// Milliseconds until the core next needs a flush, or `None` while it has nothing outstanding:
-    /// such a session needs no timer (writes poke the driver, a reopened receive window pokes it too),
-    /// so idle sessions cost no wake-ups. ACKs held back count as outstanding: they are due 2 ms after
-    /// the oldest.
+    /// Milliseconds until the core next needs a flush, or `None` while it has nothing outstanding
+    /// ([`Kcp::due_in`]): such a session needs no timer (writes poke the driver, a reopened receive
+    /// window pokes it too), so idle sessions cost no wake-ups. ACKs held back count as outstanding
+    /// (due 2 ms after the oldest), and so does a peer's shut window (it is probed).
     pub(crate) fn next_wake(&self, now: u32) -> Option<u32> {
         self.kcp.due_in(now)
     }
